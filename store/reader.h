@@ -1,0 +1,39 @@
+/*
+ * reader.h - reading records of the log by seq, from the segment files
+ * alone. Any number of readers may work while a writer appends; a reader
+ * sees the records of complete blocks (it never returns a record of a torn
+ * or half-written block). It checks each block it reads (frame check, zstd
+ * frame, size) but does not re-verify the chain: that is `annal verify`.
+ *
+ * One annal_reader is used by one thread at a time.
+ */
+#ifndef ANNAL_READER_H
+#define ANNAL_READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct annal_reader annal_reader;
+
+/* Open a reader on the log in dir. Returns ANNAL_OK, ANNAL_ENOTFOUND (no
+ * segment in dir), ANNAL_EIO (errno set) or ANNAL_ENOMEM. */
+int annal_reader_open(const char *dir, annal_reader **out);
+
+/*
+ * Find record seq. On ANNAL_OK, *rec points to its bytes (no newline) and
+ * *len to their count; they stay valid until the next call on r or its
+ * close. Reading seqs in increasing order is fast (the block is kept).
+ * Returns ANNAL_OK, ANNAL_ENOTFOUND (seq is 0 or beyond the log's end),
+ * ANNAL_ECORRUPT (the block holding it is damaged: run `annal verify`),
+ * ANNAL_EIO (errno set) or ANNAL_ENOMEM.
+ */
+int annal_reader_get(annal_reader *r, uint64_t seq, const char **rec, size_t *len);
+
+/* The last seq readable now (0 for an empty log); refreshes the view of
+ * the directory. Returns ANNAL_OK or an error as annal_reader_get. */
+int annal_reader_last(annal_reader *r, uint64_t *last_seq);
+
+/* Close r; NULL is a no-op. */
+void annal_reader_close(annal_reader *r);
+
+#endif

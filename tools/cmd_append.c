@@ -1,0 +1,270 @@
+/*
+ * annal append: NDJSON events in, appended durably to the log.
+ * All lines are validated first (in parallel); by default one invalid line
+ * means nothing is appended. Then the valid events are submitted in order,
+ * in batches, and the command returns once all of them are durable.
+ */
+#include "cli.h"
+#include "cmd.h"
+
+#include "store/error.h"
+#include "store/event.h"
+#include "store/hash.h"
+#include "store/log.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCH 4096
+
+typedef struct line {
+    size_t off, len;       /* in the input */
+    uint64_t lineno;
+    size_t body_off;       /* compact body in the arena (valid lines) */
+    size_t body_len;
+    int bad;               /* index+1 into the errors of its worker, 0 if valid */
+} line;
+
+typedef struct vwork {
+    const char *in;
+    char *arena;
+    line *lines;
+    size_t from, to;
+    size_t max_len;
+    annal_event_error *errs;
+    size_t nerr, cap;
+    size_t *progress;
+} vwork;
+
+static void *validate(void *arg)
+{
+    vwork *w = arg;
+    for (size_t i = w->from; i < w->to; i++) {
+        line *l = &w->lines[i];
+        if (w->progress && (i & 16383) == 0)
+            cli_progress("validated %zu lines", i - w->from);
+        annal_event ev;
+        annal_event_error err;
+        int rc = annal_event_parse(w->in + l->off, l->len, w->max_len, w->arena + l->off, l->len, &ev, &err);
+        if (rc == ANNAL_OK) {
+            l->body_off = (size_t)(ev.body - w->arena);
+            l->body_len = ev.body_len;
+            continue;
+        }
+        if (rc != ANNAL_EEVENT) {
+            memset(&err, 0, sizeof(err));
+            snprintf(err.reason, sizeof(err.reason), "%s", annal_strerror(rc));
+        }
+        if (w->nerr == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 64;
+            annal_event_error *ne = realloc(w->errs, w->cap * sizeof(*ne));
+            if (!ne) {
+                fprintf(stderr, "annal append: out of memory\n");
+                exit(2);
+            }
+            w->errs = ne;
+        }
+        w->errs[w->nerr++] = err;
+        l->bad = (int)w->nerr;
+    }
+    return NULL;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: annal append --data DIR [--skip-invalid] [FILE|-]\n\n"
+            "Append NDJSON events (one JSON object per line; PRODUCT.md section 1) from FILE\n"
+            "or standard input to the log in DIR (created if missing). Every line is\n"
+            "validated first. By default a file with any invalid line appends nothing and\n"
+            "every bad line is listed (number and reason); --skip-invalid appends the valid\n"
+            "lines and lists the rest. Prints the count, first and last seq and the chain\n"
+            "head once every event is durable (written and fdatasync'ed).\n\n"
+            "options:\n"
+            "  --data DIR          the data directory (required)\n"
+            "  --skip-invalid      append the valid lines, list the invalid ones\n"
+            "  --max-event BYTES   size limit of one event (default 65536)\n"
+            "  --segment-bytes N   seal segments at N bytes (default 67108864)\n"
+            "  --block-bytes N     raw bytes of records per block (default 65536)\n"
+            "  --quiet             print nothing on success\n\n"
+            "exit status: 0 appended, 1 input rejected (nothing appended), 2 usage or I/O error\n");
+}
+
+int cmd_append(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, 0, 'd'},       {"skip-invalid", no_argument, 0, 's'},
+        {"max-event", required_argument, 0, 'm'},  {"segment-bytes", required_argument, 0, 'S'},
+        {"block-bytes", required_argument, 0, 'B'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    const char *dir = NULL;
+    int skip = 0, quiet = 0, c;
+    uint64_t max_event = ANNAL_EVENT_MAX_DEFAULT, seg_bytes = 0, block_bytes = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 's': skip = 1; break;
+        case 'q': quiet = 1; break;
+        case 'm':
+            if (cli_u64(optarg, &max_event) || !max_event) {
+                fprintf(stderr, "annal append: --max-event needs a positive number of bytes\n");
+                return 2;
+            }
+            break;
+        case 'S':
+            if (cli_u64(optarg, &seg_bytes) || seg_bytes < 4096) {
+                fprintf(stderr, "annal append: --segment-bytes needs a number >= 4096\n");
+                return 2;
+            }
+            break;
+        case 'B':
+            if (cli_u64(optarg, &block_bytes) || block_bytes < 1024 || block_bytes > (8u << 20)) {
+                fprintf(stderr, "annal append: --block-bytes needs a number from 1024 to 8388608\n");
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "annal append: --data DIR is required (see annal append --help)\n");
+        return 2;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "annal append: one input file at most (or - for standard input)\n");
+        return 2;
+    }
+    char *in = NULL;
+    size_t in_len = 0;
+    if (cli_read_input("append", optind < argc ? argv[optind] : "-", &in, &in_len))
+        return 2;
+
+    /* Split into lines; blank lines are ignored. */
+    size_t nlines = 0, cap = 1024;
+    line *lines = malloc(cap * sizeof(*lines));
+    uint64_t lineno = 0;
+    for (size_t off = 0; lines && off < in_len;) {
+        const char *nl = memchr(in + off, '\n', in_len - off);
+        size_t end = nl ? (size_t)(nl - in) : in_len;
+        lineno++;
+        size_t len = end - off;
+        if (len && in[off + len - 1] == '\r')
+            len--;
+        if (len) {
+            if (nlines == cap) {
+                cap *= 2;
+                line *nlp = realloc(lines, cap * sizeof(*lines));
+                if (!nlp) {
+                    free(lines);
+                    lines = NULL;
+                    break;
+                }
+                lines = nlp;
+            }
+            lines[nlines++] = (line){.off = off, .len = len, .lineno = lineno};
+        }
+        off = end + 1;
+    }
+    char *arena = malloc(in_len + 2);
+    if (!lines || !arena) {
+        fprintf(stderr, "annal append: out of memory\n");
+        return 2;
+    }
+
+    /* Validate everything, in two halves when it is worth it. */
+    int nw = nlines > 10000 && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
+    vwork w[2];
+    memset(w, 0, sizeof(w));
+    size_t prog = 1;
+    for (int i = 0; i < nw; i++) {
+        w[i] = (vwork){.in = in, .arena = arena, .lines = lines, .max_len = max_event,
+                       .from = nlines * (size_t)i / (size_t)nw, .to = nlines * (size_t)(i + 1) / (size_t)nw};
+    }
+    w[0].progress = &prog;
+    pthread_t th;
+    int threaded = nw == 2 && pthread_create(&th, NULL, validate, &w[1]) == 0;
+    validate(&w[0]);
+    if (nw == 2 && !threaded)
+        validate(&w[1]);
+    if (threaded)
+        pthread_join(th, NULL);
+    cli_progress_end();
+    size_t nbad = w[0].nerr + (nw == 2 ? w[1].nerr : 0);
+    for (size_t i = 0; i < nlines; i++) {
+        if (!lines[i].bad)
+            continue;
+        vwork *ow = (nw == 2 && i >= w[1].from) ? &w[1] : &w[0];
+        const annal_event_error *e = &ow->errs[lines[i].bad - 1];
+        fprintf(stderr, "annal append: line %llu: %s%s%s\n", (unsigned long long)lines[i].lineno, e->field,
+                e->field[0] ? ": " : "", e->reason);
+    }
+    if (nbad && !skip) {
+        fprintf(stderr, "annal append: nothing appended: %zu of %zu lines are invalid; fix them or pass "
+                        "--skip-invalid\n", nbad, nlines);
+        return 1;
+    }
+    size_t nvalid = nlines - nbad;
+    if (nvalid == 0) {
+        if (!quiet)
+            printf("appended 0 events%s\n", nbad ? " (every line was invalid)" : " (empty input)");
+        return nbad ? 1 : 0;
+    }
+
+    annal_log_options lo = {.segment_bytes = seg_bytes, .block_bytes = block_bytes};
+    annal_log *log;
+    char err[512];
+    int rc = annal_log_open(dir, &lo, &log, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "annal append: %s\n", err);
+        return 2;
+    }
+    annal_event *batch = calloc(BATCH, sizeof(*batch));
+    annal_append_result res, first = {0};
+    size_t done = 0, k = 0;
+    for (size_t i = 0; rc == ANNAL_OK && i < nlines; i++) {
+        if (!lines[i].bad) {
+            batch[k].body = arena + lines[i].body_off;
+            batch[k].body_len = lines[i].body_len;
+            k++;
+        }
+        if (k == BATCH || (i + 1 == nlines && k)) {
+            rc = annal_log_submit(log, batch, k, &res);
+            if (done == 0)
+                first = res;
+            done += k;
+            k = 0;
+            cli_progress("appended %zu of %zu events", done, nvalid);
+        }
+    }
+    if (rc == ANNAL_OK)
+        rc = annal_log_sync(log, res.last_seq);
+    cli_progress_end();
+    int crc = annal_log_close(log);
+    free(batch);
+    free(arena);
+    free(lines);
+    free(in);
+    free(w[0].errs);
+    free(w[1].errs);
+    if (rc || crc) {
+        fprintf(stderr, "annal append: the append failed (%s); events after the last acknowledged one "
+                        "were not appended: reopen to recover, then retry\n",
+                annal_strerror(rc ? rc : crc));
+        return 2;
+    }
+    if (!quiet) {
+        char hex[65];
+        annal_hex32(res.chain, hex);
+        printf("appended %zu events\nfirst_seq %llu\nlast_seq %llu\nchain_head %s\n", done,
+               (unsigned long long)first.first_seq, (unsigned long long)res.last_seq, hex);
+        if (nbad)
+            printf("skipped %zu invalid lines\n", nbad);
+    }
+    return 0;
+}
