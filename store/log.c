@@ -198,20 +198,32 @@ static int segment_roll(annal_log *log, uint64_t next_seq, const unsigned char c
 
 /* ---- the writer thread ---- */
 
-/* Compress, write and fdatasync the blocks of log->flushq. */
-static int write_blocks(annal_log *log)
+/* Write wbuf[0..w) at the end of the active segment and fdatasync it. */
+static int write_out(annal_log *log, size_t w)
+{
+    if (w == 0)
+        return ANNAL_OK;
+    if (annal_io_write_all(log->io, log->fd, log->wbuf, w, (off_t)log->file_off) < 0 ||
+        log->io->fdatasync(log->io->ctx, log->fd) < 0)
+        return ANNAL_EIO;
+    log->file_off += w;
+    return ANNAL_OK;
+}
+
+/* Compress, write and fdatasync the blocks of log->flushq. A block that
+ * would take the active segment past segment_bytes goes into a new segment:
+ * the blocks before it are written, the segment is sealed, the next one is
+ * created. *rolled counts the segments sealed. */
+static int write_blocks(annal_log *log, int *rolled)
 {
     pending *q = &log->flushq;
-    size_t need = 0;
-    for (size_t i = 0; i < q->nblocks; i++)
-        need += ANNAL_BLOCK_HEADER_SIZE + ZSTD_compressBound(q->blocks[i].raw_len);
-    if (grow((void **)&log->wbuf, &log->wcap, need, 1) ||
-        grow((void **)&log->index, &log->index_cap, log->index_n + q->nblocks, sizeof(*log->index)))
-        return ANNAL_ENOMEM;
     size_t w = 0;
-    uint64_t off = log->file_off;
     for (size_t i = 0; i < q->nblocks; i++) {
         const pblock *b = &q->blocks[i];
+        size_t bound = ANNAL_BLOCK_HEADER_SIZE + ZSTD_compressBound(b->raw_len);
+        if (grow((void **)&log->wbuf, &log->wcap, w + bound, 1) ||
+            grow((void **)&log->index, &log->index_cap, log->index_n + 1, sizeof(*log->index)))
+            return ANNAL_ENOMEM;
         unsigned char *frame = log->wbuf + w + ANNAL_BLOCK_HEADER_SIZE;
         size_t fl = ZSTD_compress2(log->cctx, frame, log->wcap - w - ANNAL_BLOCK_HEADER_SIZE,
                                    q->buf + b->raw_off, b->raw_len);
@@ -224,18 +236,24 @@ static int write_blocks(annal_log *log)
         annal_sha256_2(frame, fl, NULL, 0, h);
         memcpy(bh.frame_check, h, 8);
         annal_block_header_encode(&bh, log->wbuf + w);
-        log->index[log->index_n + i].offset = off + w;
-        log->index[log->index_n + i].first_seq = b->first_seq;
-        w += ANNAL_BLOCK_HEADER_SIZE + fl;
+        size_t bsize = ANNAL_BLOCK_HEADER_SIZE + fl;
+        if (log->index_n > 0 && log->file_off + w + bsize > log->opt.segment_bytes) {
+            int rc = write_out(log, w);
+            if (rc == ANNAL_OK)
+                rc = segment_roll(log, b->first_seq, i ? q->blocks[i - 1].chain_end : log->durable_chain);
+            if (rc)
+                return rc;
+            (*rolled)++;
+            memmove(log->wbuf, log->wbuf + w, bsize);
+            w = 0;
+        }
+        log->index[log->index_n].offset = log->file_off + w;
+        log->index[log->index_n].first_seq = b->first_seq;
+        log->index_n++;
+        log->seg_raw += b->raw_len;
+        w += bsize;
     }
-    if (annal_io_write_all(log->io, log->fd, log->wbuf, w, (off_t)log->file_off) < 0 ||
-        log->io->fdatasync(log->io->ctx, log->fd) < 0)
-        return ANNAL_EIO;
-    log->index_n += q->nblocks;
-    log->file_off += w;
-    for (size_t i = 0; i < q->nblocks; i++)
-        log->seg_raw += q->blocks[i].raw_len;
-    return ANNAL_OK;
+    return write_out(log, w);
 }
 
 static void *writer_main(void *arg)
@@ -261,13 +279,9 @@ static void *writer_main(void *arg)
         pthread_cond_broadcast(&log->done); /* back-pressured submitters */
         pthread_mutex_unlock(&log->mu);
 
-        int rc = write_blocks(log);
-        int e = errno, rolled = 0;
-        if (rc == ANNAL_OK && log->file_off >= log->opt.segment_bytes) {
-            rc = segment_roll(log, upto + 1, chain);
-            e = errno;
-            rolled = 1;
-        }
+        int rolled = 0;
+        int rc = write_blocks(log, &rolled);
+        int e = errno;
 
         pthread_mutex_lock(&log->mu);
         if (rc != ANNAL_OK) {

@@ -119,7 +119,7 @@ static int link_results(verify_job *j, annal_verify_report *rep)
             return ANNAL_OK;
         }
         if (!c->sealed && i + 1 < j->n) {
-            problem(rep, j->segs[i], c->valid_end, c->next_seq,
+            problem(rep, j->segs[i], c->valid_end, c->next_seq > c->hdr.first_seq ? c->next_seq - 1 : c->next_seq,
                     c->valid_end < r->size ? "damaged or truncated data where a block or the footer should be"
                                            : "the segment has no footer (truncated?) but more segments follow");
             return ANNAL_OK;

@@ -4,7 +4,12 @@
  * (mid-block, mid-roll, mid-seal, mid-recovery), then checks that the log
  * reopens, that every acknowledged event is there byte for byte, and that
  * the whole log verifies. The next child continues on the same store, so the
- * chain runs across all the kills. A second test kills `annal append`. */
+ * chain runs across all the kills. One round in four also simulates a power
+ * cut on top of the kill (the unacknowledged tail of the last segment cut at
+ * a random byte, or zeros or half a block header after it), so that
+ * recovery's cutting of torn tails is exercised too: a SIGKILL alone almost
+ * never tears a write. A second test kills `annal append`.
+ * The seeds are fixed; the moments the kills land depend on timing. */
 #include "t.h"
 #include "util.h"
 

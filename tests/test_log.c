@@ -168,6 +168,12 @@ static void small_segments_roll_link_and_reopening_continues_the_chain(void)
     size_t n;
     CHECK(annal_segdir_list(dir, &segs, &n) == ANNAL_OK);
     CHECK(n == st.segments_sealed + 1 && segs[0] == 1);
+    for (size_t i = 0; i + 1 < n; i++) { /* blocks never take a segment past the limit */
+        char path[4096];
+        annal_segdir_path(dir, segs[i], path, sizeof(path));
+        long size = tu_file_size(path);
+        CHECKF(size > 4096 && size <= 8192 + 88 + 16 * 8, "segment %zu: %ld bytes", i, size);
+    }
     free(segs);
 
     unsigned char before[32];
@@ -193,6 +199,24 @@ static void small_segments_roll_link_and_reopening_continues_the_chain(void)
             break;
     }
     annal_reader_close(r);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+static void one_large_batch_is_spread_over_segments_of_the_configured_size(void)
+{
+    char *dir = tu_tmpdir("bigbatch");
+    annal_log_options o = {.segment_bytes = 16384, .block_bytes = 4096, .log_fn = capture_log};
+    annal_log *log;
+    CHECK(annal_log_open(dir, &o, &log, NULL, 0) == ANNAL_OK);
+    annal_append_result res;
+    CHECK(append_n(log, "acme", 0, 3000, 3000, &res) == 0 && res.last_seq == 3000);
+    annal_log_stats st;
+    annal_log_stats_get(log, &st);
+    CHECKF(st.commits == 1 && st.segments_sealed >= 5, "commits %llu sealed %llu", (unsigned long long)st.commits, (unsigned long long)st.segments_sealed);
+    CHECK(annal_log_close(log) == ANNAL_OK);
+    annal_verify_report rep;
+    CHECK(verify_ok(dir, &rep) && rep.events == 3000 && rep.segments == st.segments_sealed + 1);
     tu_rmtree(dir);
     free(dir);
 }
@@ -432,6 +456,7 @@ int main(void)
     T_RUN(appended_events_are_readable_in_order_and_the_log_verifies);
     T_RUN(threads_appending_together_get_distinct_contiguous_seqs_and_share_fsyncs);
     T_RUN(small_segments_roll_link_and_reopening_continues_the_chain);
+    T_RUN(one_large_batch_is_spread_over_segments_of_the_configured_size);
     T_RUN(a_second_writer_is_refused_with_a_clear_error);
     T_RUN(a_torn_tail_is_accepted_by_verify_and_cut_on_open);
     T_RUN(a_complete_but_damaged_last_block_refuses_to_open);

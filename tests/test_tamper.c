@@ -299,11 +299,25 @@ static void the_untouched_store_verifies_and_matches_zstd_and_the_format_md_scri
     CHECKF(!strcmp(out, want), "zstd + python printed '%s', verify '%s'", out, want);
     free(out);
 
-    /* The chain head is also the last block's, and the footers agree. */
+    /* The chain head is also the last block's, and the footers and the
+     * segment headers carry the chain from segment to segment. */
     const seg *last = &S.s[S.n - 1];
     char hex[65];
     annal_hex32(last->b[last->nb - 1].chain_end, hex);
     CHECK(!strcmp(hex, head));
+    for (size_t i = 0; i + 1 < S.n; i++) {
+        const seg *g = &S.s[i];
+        annal_seg_footer f;
+        annal_block_ref *refs = NULL;
+        const char *w;
+        CHECK(annal_seg_footer_decode(g->buf + g->foot_off, g->len - g->foot_off, &f, &refs, &w) == 0);
+        int same = f.first_seq == g->first && f.record_count == g->last - g->first + 1 && f.block_count == g->nb &&
+                   !memcmp(f.chain_end, g->b[g->nb - 1].chain_end, 32) && !memcmp(f.chain_end, S.s[i + 1].prev_chain, 32);
+        for (size_t k = 0; same && k < g->nb; k++)
+            same = refs[k].offset == g->b[k].off && refs[k].first_seq == g->b[k].first;
+        free(refs);
+        CHECKF(same, "the footer of %s does not match its blocks or the next segment", g->name);
+    }
 
     st = tu_run(&out, "%s verify --data '%s/does-not-exist' 2>&1", tu_annal(), S.dir);
     CHECKF(st == 2, "exit %d: %s", st, out);
