@@ -4,6 +4,7 @@
  */
 #include "log.h"
 
+#include "cpool.h"
 #include "error.h"
 #include "hash.h"
 #include "segdir.h"
@@ -72,7 +73,9 @@ struct annal_log {
     uint64_t seg_raw;       /* raw bytes of its records */
     annal_block_ref *index; /* its blocks */
     size_t index_n, index_cap;
-    ZSTD_CCtx *cctx;
+    annal_cpool *cpool;     /* compresses blocks in parallel */
+    annal_cjob *jobs;
+    size_t jobs_cap;
     unsigned char *wbuf;
     size_t wcap;
 };
@@ -210,25 +213,49 @@ static int write_out(annal_log *log, size_t w)
     return ANNAL_OK;
 }
 
-/* Compress, write and fdatasync the blocks of log->flushq. A block that
- * would take the active segment past segment_bytes goes into a new segment:
- * the blocks before it are written, the segment is sealed, the next one is
- * created. *rolled counts the segments sealed. */
+/* Compress, write and fdatasync the blocks of log->flushq. The blocks are
+ * compressed in parallel into slots of wbuf, then packed in order; a block
+ * that would take the active segment past segment_bytes goes into a new
+ * segment: the blocks before it are written, the segment is sealed, the
+ * next one is created. *rolled counts the segments sealed. */
 static int write_blocks(annal_log *log, int *rolled)
 {
     pending *q = &log->flushq;
-    size_t w = 0;
+    size_t need = 0;
+    for (size_t i = 0; i < q->nblocks; i++)
+        need += ANNAL_BLOCK_HEADER_SIZE + ZSTD_compressBound(q->blocks[i].raw_len);
+    if (grow((void **)&log->wbuf, &log->wcap, need, 1) ||
+        grow((void **)&log->jobs, &log->jobs_cap, q->nblocks, sizeof(*log->jobs)) ||
+        grow((void **)&log->index, &log->index_cap, log->index_n + q->nblocks, sizeof(*log->index)))
+        return ANNAL_ENOMEM;
+    size_t slot = 0;
+    for (size_t i = 0; i < q->nblocks; i++) {
+        annal_cjob *j = &log->jobs[i];
+        j->src = q->buf + q->blocks[i].raw_off;
+        j->src_len = q->blocks[i].raw_len;
+        j->dst = log->wbuf + slot + ANNAL_BLOCK_HEADER_SIZE;
+        j->dst_cap = ZSTD_compressBound(j->src_len);
+        slot += ANNAL_BLOCK_HEADER_SIZE + j->dst_cap;
+    }
+    int rc = annal_cpool_run(log->cpool, log->jobs, q->nblocks);
+    if (rc)
+        return rc;
+    size_t w = 0; /* bytes packed at the start of wbuf; always <= the next slot */
     for (size_t i = 0; i < q->nblocks; i++) {
         const pblock *b = &q->blocks[i];
-        size_t bound = ANNAL_BLOCK_HEADER_SIZE + ZSTD_compressBound(b->raw_len);
-        if (grow((void **)&log->wbuf, &log->wcap, w + bound, 1) ||
-            grow((void **)&log->index, &log->index_cap, log->index_n + 1, sizeof(*log->index)))
-            return ANNAL_ENOMEM;
+        const annal_cjob *j = &log->jobs[i];
+        size_t fl = j->out_len, bsize = ANNAL_BLOCK_HEADER_SIZE + fl;
+        if (log->index_n > 0 && log->file_off + w + bsize > log->opt.segment_bytes) {
+            rc = write_out(log, w);
+            if (rc == ANNAL_OK)
+                rc = segment_roll(log, b->first_seq, i ? q->blocks[i - 1].chain_end : log->durable_chain);
+            if (rc)
+                return rc;
+            (*rolled)++;
+            w = 0;
+        }
         unsigned char *frame = log->wbuf + w + ANNAL_BLOCK_HEADER_SIZE;
-        size_t fl = ZSTD_compress2(log->cctx, frame, log->wcap - w - ANNAL_BLOCK_HEADER_SIZE,
-                                   q->buf + b->raw_off, b->raw_len);
-        if (ZSTD_isError(fl))
-            return ANNAL_ENOMEM;
+        memmove(frame, j->dst, fl);
         annal_block_header bh = {.count = b->count, .first_seq = b->first_seq,
                                  .raw_len = (uint32_t)b->raw_len, .frame_len = (uint32_t)fl};
         memcpy(bh.chain_end, b->chain_end, 32);
@@ -236,17 +263,6 @@ static int write_blocks(annal_log *log, int *rolled)
         annal_sha256_2(frame, fl, NULL, 0, h);
         memcpy(bh.frame_check, h, 8);
         annal_block_header_encode(&bh, log->wbuf + w);
-        size_t bsize = ANNAL_BLOCK_HEADER_SIZE + fl;
-        if (log->index_n > 0 && log->file_off + w + bsize > log->opt.segment_bytes) {
-            int rc = write_out(log, w);
-            if (rc == ANNAL_OK)
-                rc = segment_roll(log, b->first_seq, i ? q->blocks[i - 1].chain_end : log->durable_chain);
-            if (rc)
-                return rc;
-            (*rolled)++;
-            memmove(log->wbuf, log->wbuf + w, bsize);
-            w = 0;
-        }
         log->index[log->index_n].offset = log->file_off + w;
         log->index[log->index_n].first_seq = b->first_seq;
         log->index_n++;
@@ -601,7 +617,8 @@ static void log_free(annal_log *log)
         close(log->lockfd); /* releases the flock */
     if (log->dirfd >= 0)
         close(log->dirfd);
-    ZSTD_freeCCtx(log->cctx);
+    annal_cpool_free(log->cpool);
+    free(log->jobs);
     free(log->pend.buf);
     free(log->pend.blocks);
     free(log->flushq.buf);
@@ -643,11 +660,15 @@ int annal_log_open(const char *dir, const annal_log_options *opt, annal_log **ou
         log->opt.max_pending = 64u << 20;
     log->io = log->opt.io ? log->opt.io : &annal_io_posix;
     int rc = ANNAL_ENOMEM;
-    if (!(log->dir = strdup(dir)) || !(log->cctx = ZSTD_createCCtx()))
+    int nthreads = log->opt.compress_threads;
+    if (nthreads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = cpus > 1 ? (int)(cpus > 4 ? 3 : cpus - 1) : 0;
+    }
+    if (nthreads < 0)
+        nthreads = 0;
+    if (!(log->dir = strdup(dir)) || annal_cpool_create(nthreads, log->opt.zstd_level, &log->cpool))
         goto fail;
-    ZSTD_CCtx_setParameter(log->cctx, ZSTD_c_compressionLevel, log->opt.zstd_level);
-    ZSTD_CCtx_setParameter(log->cctx, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setParameter(log->cctx, ZSTD_c_contentSizeFlag, 1);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         rc = ANNAL_EIO;
         seterr(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));

@@ -42,6 +42,7 @@ typedef struct annal_log_options {
     uint64_t segment_bytes; /* a segment is sealed once it reaches this size; 0: 64 MiB */
     size_t block_bytes;     /* records per block, in raw bytes; 0: 64 KiB (min 1 KiB) */
     int zstd_level;         /* 0: 1 */
+    int compress_threads;   /* extra threads compressing blocks; 0: CPUs - 1 (at most 3); -1: none */
     size_t max_pending;     /* submit waits while this many raw bytes await writing; 0: 64 MiB */
     const annal_io *io;     /* file writes go through this; NULL: annal_io_posix */
     /* Receives the log's one-line messages (recovery, segment rolls);

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +74,37 @@ int cli_read_input(const char *cmd, const char *path, char **buf, size_t *len)
     *buf = b;
     *len = n;
     return 0;
+}
+
+int cli_map_input(const char *cmd, const char *path, char **buf, size_t *len, int *mapped)
+{
+    *mapped = 0;
+    if (path && strcmp(path, "-") != 0) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+            void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            close(fd);
+            if (p != MAP_FAILED) {
+                madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+                *buf = p;
+                *len = (size_t)st.st_size;
+                *mapped = 1;
+                return 0;
+            }
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    return cli_read_input(cmd, path, buf, len);
+}
+
+void cli_unmap_input(char *buf, size_t len, int mapped)
+{
+    if (mapped)
+        munmap(buf, len);
+    else
+        free(buf);
 }
 
 static double last_progress;

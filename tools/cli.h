@@ -14,6 +14,11 @@ int cli_u64(const char *s, uint64_t *v);
  * prints "annal CMD: cannot read PATH: reason" and returns -1. */
 int cli_read_input(const char *cmd, const char *path, char **buf, size_t *len);
 
+/* Like cli_read_input, but a regular file is mapped (read-only) instead of
+ * copied; *mapped says which. Release with cli_unmap_input. */
+int cli_map_input(const char *cmd, const char *path, char **buf, size_t *len, int *mapped);
+void cli_unmap_input(char *buf, size_t len, int mapped);
+
 /* Progress lines on stderr, only when stderr is a terminal; rate-limited
  * to a few per second. cli_progress_end clears the line. */
 void cli_progress(const char *fmt, ...);

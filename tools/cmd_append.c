@@ -24,14 +24,24 @@
 typedef struct line {
     size_t off, len;       /* in the input */
     uint64_t lineno;
-    size_t body_off;       /* compact body in the arena (valid lines) */
+    const char *body;      /* compact body (valid lines): in the input, or in an arena */
     size_t body_len;
     int bad;               /* index+1 into the errors of its worker, 0 if valid */
 } line;
 
+/* Compact bodies that differ from their input lines (whitespace removed)
+ * are kept in chunks that never move. */
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    char data[];
+} chunk;
+
 typedef struct vwork {
     const char *in;
-    char *arena;
+    char *scratch;
+    size_t scratch_cap;
+    chunk *arena;
     line *lines;
     size_t from, to;
     size_t max_len;
@@ -39,6 +49,12 @@ typedef struct vwork {
     size_t nerr, cap;
     size_t *progress;
 } vwork;
+
+static void oom(void)
+{
+    fprintf(stderr, "annal append: out of memory (nothing was appended)\n");
+    exit(2);
+}
 
 static void *validate(void *arg)
 {
@@ -49,10 +65,31 @@ static void *validate(void *arg)
             cli_progress("validated %zu lines", i - w->from);
         annal_event ev;
         annal_event_error err;
-        int rc = annal_event_parse(w->in + l->off, l->len, w->max_len, w->arena + l->off, l->len, &ev, &err);
+        if (l->len > w->scratch_cap) {
+            free(w->scratch);
+            w->scratch_cap = l->len;
+            if (!(w->scratch = malloc(w->scratch_cap)))
+                oom();
+        }
+        int rc = annal_event_parse(w->in + l->off, l->len, w->max_len, w->scratch, w->scratch_cap, &ev, &err);
         if (rc == ANNAL_OK) {
-            l->body_off = (size_t)(ev.body - w->arena);
             l->body_len = ev.body_len;
+            if (ev.body_len + 2 == l->len) { /* already compact: the input is the body */
+                l->body = w->in + l->off + 1;
+                continue;
+            }
+            if (!w->arena || w->arena->cap - w->arena->used < ev.body_len) {
+                size_t cap = ev.body_len > (1u << 20) ? ev.body_len : (1u << 20);
+                chunk *c = malloc(sizeof(*c) + cap);
+                if (!c)
+                    oom();
+                c->next = w->arena;
+                c->used = 0;
+                c->cap = cap;
+                w->arena = c;
+            }
+            l->body = memcpy(w->arena->data + w->arena->used, ev.body, ev.body_len);
+            w->arena->used += ev.body_len;
             continue;
         }
         if (rc != ANNAL_EEVENT) {
@@ -62,10 +99,8 @@ static void *validate(void *arg)
         if (w->nerr == w->cap) {
             w->cap = w->cap ? w->cap * 2 : 64;
             annal_event_error *ne = realloc(w->errs, w->cap * sizeof(*ne));
-            if (!ne) {
-                fprintf(stderr, "annal append: out of memory\n");
-                exit(2);
-            }
+            if (!ne)
+                oom();
             w->errs = ne;
         }
         w->errs[w->nerr++] = err;
@@ -142,7 +177,8 @@ int cmd_append(int argc, char **argv)
     }
     char *in = NULL;
     size_t in_len = 0;
-    if (cli_read_input("append", optind < argc ? argv[optind] : "-", &in, &in_len))
+    int mapped = 0;
+    if (cli_map_input("append", optind < argc ? argv[optind] : "-", &in, &in_len, &mapped))
         return 2;
 
     /* Split into lines; blank lines are ignored. */
@@ -171,8 +207,7 @@ int cmd_append(int argc, char **argv)
         }
         off = end + 1;
     }
-    char *arena = malloc(in_len + 2);
-    if (!lines || !arena) {
+    if (!lines) {
         fprintf(stderr, "annal append: out of memory\n");
         return 2;
     }
@@ -183,7 +218,7 @@ int cmd_append(int argc, char **argv)
     memset(w, 0, sizeof(w));
     size_t prog = 1;
     for (int i = 0; i < nw; i++) {
-        w[i] = (vwork){.in = in, .arena = arena, .lines = lines, .max_len = max_event,
+        w[i] = (vwork){.in = in, .lines = lines, .max_len = max_event,
                        .from = nlines * (size_t)i / (size_t)nw, .to = nlines * (size_t)(i + 1) / (size_t)nw};
     }
     w[0].progress = &prog;
@@ -229,7 +264,7 @@ int cmd_append(int argc, char **argv)
     size_t done = 0, k = 0;
     for (size_t i = 0; rc == ANNAL_OK && i < nlines; i++) {
         if (!lines[i].bad) {
-            batch[k].body = arena + lines[i].body_off;
+            batch[k].body = lines[i].body;
             batch[k].body_len = lines[i].body_len;
             k++;
         }
@@ -247,11 +282,17 @@ int cmd_append(int argc, char **argv)
     cli_progress_end();
     int crc = annal_log_close(log);
     free(batch);
-    free(arena);
     free(lines);
-    free(in);
-    free(w[0].errs);
-    free(w[1].errs);
+    cli_unmap_input(in, in_len, mapped);
+    for (int i = 0; i < 2; i++) {
+        free(w[i].errs);
+        free(w[i].scratch);
+        while (w[i].arena) {
+            chunk *next = w[i].arena->next;
+            free(w[i].arena);
+            w[i].arena = next;
+        }
+    }
     if (rc || crc) {
         fprintf(stderr, "annal append: the append failed (%s); events after the last acknowledged one "
                         "were not appended: reopen to recover, then retry\n",
