@@ -207,15 +207,17 @@ int cmd_append(int argc, char **argv)
         }
         off = end + 1;
     }
+    int status = 2;
+    vwork w[2];
+    memset(w, 0, sizeof(w));
+    annal_event *batch = NULL;
     if (!lines) {
         fprintf(stderr, "annal append: out of memory\n");
-        return 2;
+        goto out;
     }
 
     /* Validate everything, in two halves when it is worth it. */
     int nw = nlines > 10000 && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
-    vwork w[2];
-    memset(w, 0, sizeof(w));
     size_t prog = 1;
     for (int i = 0; i < nw; i++) {
         w[i] = (vwork){.in = in, .lines = lines, .max_len = max_event,
@@ -242,13 +244,15 @@ int cmd_append(int argc, char **argv)
     if (nbad && !skip) {
         fprintf(stderr, "annal append: nothing appended: %zu of %zu lines are invalid; fix them or pass "
                         "--skip-invalid\n", nbad, nlines);
-        return 1;
+        status = 1;
+        goto out;
     }
     size_t nvalid = nlines - nbad;
     if (nvalid == 0) {
         if (!quiet)
             printf("appended 0 events%s\n", nbad ? " (every line was invalid)" : " (empty input)");
-        return nbad ? 1 : 0;
+        status = nbad ? 1 : 0;
+        goto out;
     }
 
     annal_log_options lo = {.segment_bytes = seg_bytes, .block_bytes = block_bytes};
@@ -257,9 +261,13 @@ int cmd_append(int argc, char **argv)
     int rc = annal_log_open(dir, &lo, &log, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "annal append: %s\n", err);
-        return 2;
+        goto out;
     }
-    annal_event *batch = calloc(BATCH, sizeof(*batch));
+    if (!(batch = calloc(BATCH, sizeof(*batch)))) {
+        annal_log_close(log);
+        fprintf(stderr, "annal append: out of memory (nothing was appended)\n");
+        goto out;
+    }
     annal_append_result res, first = {0};
     size_t done = 0, k = 0;
     for (size_t i = 0; rc == ANNAL_OK && i < nlines; i++) {
@@ -281,6 +289,22 @@ int cmd_append(int argc, char **argv)
         rc = annal_log_sync(log, res.last_seq);
     cli_progress_end();
     int crc = annal_log_close(log);
+    if (rc || crc) {
+        fprintf(stderr, "annal append: the append failed (%s); events after the last acknowledged one "
+                        "were not appended: reopen to recover, then retry\n",
+                annal_strerror(rc ? rc : crc));
+        goto out;
+    }
+    if (!quiet) {
+        char hex[65];
+        annal_hex32(res.chain, hex);
+        printf("appended %zu events\nfirst_seq %llu\nlast_seq %llu\nchain_head %s\n", done,
+               (unsigned long long)first.first_seq, (unsigned long long)res.last_seq, hex);
+        if (nbad)
+            printf("skipped %zu invalid lines\n", nbad);
+    }
+    status = 0;
+out:
     free(batch);
     free(lines);
     cli_unmap_input(in, in_len, mapped);
@@ -293,19 +317,5 @@ int cmd_append(int argc, char **argv)
             w[i].arena = next;
         }
     }
-    if (rc || crc) {
-        fprintf(stderr, "annal append: the append failed (%s); events after the last acknowledged one "
-                        "were not appended: reopen to recover, then retry\n",
-                annal_strerror(rc ? rc : crc));
-        return 2;
-    }
-    if (!quiet) {
-        char hex[65];
-        annal_hex32(res.chain, hex);
-        printf("appended %zu events\nfirst_seq %llu\nlast_seq %llu\nchain_head %s\n", done,
-               (unsigned long long)first.first_seq, (unsigned long long)res.last_seq, hex);
-        if (nbad)
-            printf("skipped %zu invalid lines\n", nbad);
-    }
-    return 0;
+    return status;
 }
