@@ -478,8 +478,9 @@ static void appends_arriving_during_an_fdatasync_share_the_next_one(void)
     annal_log_stats_get(log, &st);
     CHECK(annal_log_close(log) == ANNAL_OK);
     /* Four threads, each waiting for its own event: without group commit
-     * there would be 1200 fdatasyncs; with it each carries about 3-4 events. */
-    CHECKF(st.committed_events == 1200 && st.commits < 600, "%llu commits",
+     * there would be 1200 fdatasyncs; with it, while one commit is in flight
+     * the threads it does not carry submit the next (about 2 events each). */
+    CHECKF(st.committed_events == 1200 && st.commits < 900, "%llu commits",
            (unsigned long long)st.commits);
     annal_verify_report rep;
     CHECK(verify_ok(dir, &rep) && rep.events == 1200);
