@@ -38,6 +38,7 @@ struct annal_reader {
     /* the last record returned from it, to continue from */
     uint64_t cur_seq;
     size_t cur_pos;
+    uint64_t iter_seq;      /* the next seq annal_reader_next returns */
 };
 
 static int refresh_dir(annal_reader *r)
@@ -256,6 +257,19 @@ int annal_reader_get(annal_reader *r, uint64_t seq, const char **rec, size_t *le
     return ANNAL_OK;
 }
 
+void annal_reader_seek(annal_reader *r, uint64_t seq)
+{
+    r->iter_seq = seq ? seq : 1;
+}
+
+int annal_reader_next(annal_reader *r, uint64_t *seq, const char **rec, size_t *len)
+{
+    int rc = annal_reader_get(r, r->iter_seq, rec, len);
+    if (rc == ANNAL_OK)
+        *seq = r->iter_seq++;
+    return rc;
+}
+
 int annal_reader_last(annal_reader *r, uint64_t *last_seq)
 {
     int rc = refresh_dir(r);
@@ -279,6 +293,7 @@ int annal_reader_open(const char *dir, annal_reader **out)
         free(r);
         return ANNAL_ENOMEM;
     }
+    r->iter_seq = 1;
     int rc = refresh_dir(r);
     if (rc == ANNAL_OK && r->nsegs == 0)
         rc = ANNAL_ENOTFOUND;

@@ -29,6 +29,16 @@ int annal_reader_open(const char *dir, annal_reader **out);
  */
 int annal_reader_get(annal_reader *r, uint64_t seq, const char **rec, size_t *len);
 
+/*
+ * Iteration: annal_reader_seek(r, seq) positions r before record seq;
+ * each annal_reader_next then returns the next record (its seq in *seq, its
+ * bytes as annal_reader_get), or ANNAL_ENOTFOUND past the last record
+ * written so far (call again later to see records appended since). A new
+ * reader starts at seq 1. Errors as annal_reader_get.
+ */
+void annal_reader_seek(annal_reader *r, uint64_t seq);
+int annal_reader_next(annal_reader *r, uint64_t *seq, const char **rec, size_t *len);
+
 /* The last seq readable now (0 for an empty log); refreshes the view of
  * the directory. Returns ANNAL_OK or an error as annal_reader_get. */
 int annal_reader_last(annal_reader *r, uint64_t *last_seq);

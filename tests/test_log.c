@@ -89,6 +89,14 @@ static void appended_events_are_readable_in_order_and_the_log_verifies(void)
     CHECK(annal_reader_get(r, 2001, &rec, &len) == ANNAL_ENOTFOUND);
     CHECK(annal_reader_get(r, 0, &rec, &len) == ANNAL_ENOTFOUND);
     CHECK(annal_reader_get(r, 7, &rec, &len) == ANNAL_OK && strstr(rec, "\"seq\":7,"));
+    /* Iteration from a seq to the end. */
+    annal_reader_seek(r, 1990);
+    uint64_t s = 0, n = 0;
+    while (annal_reader_next(r, &s, &rec, &len) == ANNAL_OK) {
+        CHECK(s == 1990 + n);
+        n++;
+    }
+    CHECK(n == 11);
     annal_reader_close(r);
 
     annal_verify_report rep;

@@ -66,17 +66,12 @@ int cmd_dump(int argc, char **argv)
                 rc == ANNAL_ENOTFOUND ? "no segment files there" : annal_strerror(rc));
         return 2;
     }
-    uint64_t last = 0;
-    rc = annal_reader_last(r, &last);
-    if (to > last)
-        to = last;
     size_t tlen = tenant ? strlen(tenant) : 0;
-    for (uint64_t s = from; rc == ANNAL_OK && s <= to; s++) {
-        const char *rec;
-        size_t len;
-        rc = annal_reader_get(r, s, &rec, &len);
-        if (rc)
-            break;
+    annal_reader_seek(r, from);
+    uint64_t s;
+    const char *rec;
+    size_t len;
+    while ((rc = annal_reader_next(r, &s, &rec, &len)) == ANNAL_OK && s <= to) {
         if (tenant) {
             annal_event ev;
             annal_event_error e;
@@ -92,6 +87,8 @@ int cmd_dump(int argc, char **argv)
         fwrite(rec, 1, len, stdout);
         putchar('\n');
     }
+    if (rc == ANNAL_ENOTFOUND || (rc == ANNAL_OK && s > to))
+        rc = ANNAL_OK; /* the end of the log, or of the range */
     annal_reader_close(r);
     if (fflush(stdout) != 0) {
         perror("annal dump: standard output");
