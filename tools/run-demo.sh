@@ -23,6 +23,6 @@ for line in sys.stdin.buffer:
     c = hashlib.sha256(c + hashlib.sha256(b"\x00" + r).digest()).digest()
 print(n, "records, chain head", c.hex())'
 echo
-echo "Try: $annal dump --data $dir --tenant tenant-03 --from-seq 1000 --to-seq 2000 | head"
+echo "Try: $annal dump --data $dir --tenant nordlys --from-seq 1000 --to-seq 2000 | head"
 echo "     $annal gen --seed 2 --events 1000 | $annal append --data $dir"
 echo "(the HTTP server, annal serve, comes with issue 4)"
