@@ -104,9 +104,46 @@ typedef struct annal_event_error {
 } annal_event_error;
 
 /*
+ * The rules (PRODUCT.md §1), checked in one pass over the input:
+ *  - JSON: as json.h describes (syntax, UTF-8, no NUL, no duplicate names at
+ *    any depth, integers within int64, depth <= 32); the top level is an
+ *    object; whitespace around it (a trailing "\n" too) is allowed.
+ *  - Top-level members: only tenant_id (required), event_type (required),
+ *    event_id, occurred_at, actor_type, actor_id, entity_type, entity_id,
+ *    run_id, incident_id, api_key_id, correlation_id, summary, action_reason,
+ *    before_state, after_state, data. Names are matched decoded.
+ *  - ids (tenant_id, event_id, actor_id, entity_id, run_id, incident_id,
+ *    api_key_id, correlation_id): strings of 1..128 bytes of
+ *    [A-Za-z0-9._:@/-], as raw bytes (so never with escapes).
+ *  - event_type: a registry name (enum annal_event_type), or a service type
+ *    `<service>.<object>.<action>`: >= 3 non-empty dot-separated segments of
+ *    [a-z0-9_], at most 128 bytes, which requires correlation_id.
+ *  - required per type: run_id (Run*), incident_id (Incident*), entity_id
+ *    (Policy*, Limit*), api_key_id (ApiKey*); the 15 audit-ledger types
+ *    (is_ledger) require actor_type and actor_id.
+ *  - actor_type: HUMAN, SYSTEM or AGENT. entity_type: 1..64 bytes of [A-Z_].
+ *    occurred_at: annal_time_parse. summary, action_reason: strings of at
+ *    most ANNAL_TEXT_MAX bytes as sent. before_state, after_state, data:
+ *    objects.
+ *  - money: every member named `*_cents` anywhere inside data, before_state
+ *    or after_state is an integer.
+ *  - data members the views read, when present, for their types:
+ *    anomaly_type (ABSOLUTE_SPIKE, SUSTAINED_DRIFT, BUDGET_WARNING,
+ *    BUDGET_EXCEEDED), severity (LOW, MEDIUM, HIGH; IncidentCreated also
+ *    CRITICAL), scope (tenant, feature, user, api_key), source (RUN_FAILURE,
+ *    COST_ANOMALY, POLICY_VIOLATION, MANUAL), period (MONTHLY, DAILY), a
+ *    limit's category (BUDGET, RATE, THRESHOLD); integers >= 0: cost_cents,
+ *    input_tokens, output_tokens, duration_ms, max_cents, used_cents,
+ *    value_cents, threshold_cents; warn_pct 1..100. (The table is in event.c.)
+ * A rejection names the offending member in err->field and says in
+ * err->reason what is wrong and what is allowed.
+ */
+
+/*
  * Validate the client event in[0..in_len) and write its compact form to
- * out[0..out_cap). out_cap >= in_len always suffices. max_len is the size
- * limit (0 means ANNAL_EVENT_MAX_DEFAULT); a longer input is rejected.
+ * out[0..out_cap). out_cap >= in_len always suffices; in and out must not
+ * overlap. max_len is the size limit (0 means ANNAL_EVENT_MAX_DEFAULT); a
+ * longer input (not counting a trailing "\n" or "\r\n") is rejected.
  * On success fills *ev (slices point into out) and returns ANNAL_OK.
  * Returns ANNAL_EEVENT with *err filled (err may be NULL) when the event is
  * invalid, ANNAL_EFULL when out_cap is too small, ANNAL_EINVAL on NULL args.
@@ -120,7 +157,8 @@ int annal_event_parse(const char *in, size_t in_len, size_t max_len,
  * Write the record of a parsed event: `{"seq":<seq>,"recorded_at":"<time>",`
  * + ev->body + `}` (no newline) into out[0..out_cap). Returns the record's
  * length, or 0 if out_cap is too small (ev->body_len + ANNAL_RECORD_OVERHEAD
- * always suffices).
+ * always suffices), or if seq is 0, recorded_at_ns is negative or the event
+ * has no body.
  */
 size_t annal_record_build(const annal_event *ev, uint64_t seq, int64_t recorded_at_ns,
                           char *out, size_t out_cap);
@@ -130,23 +168,28 @@ size_t annal_record_build(const annal_event *ev, uint64_t seq, int64_t recorded_
  * `{"seq":N,"recorded_at":"...",`, the rest is a valid event in compact form
  * (exactly the bytes annal_event_parse would produce), and N >= 1.
  * Fills *ev (slices point into rec, seq and recorded_at_ns set). Returns
- * ANNAL_OK, or ANNAL_EEVENT with *err filled.
+ * ANNAL_OK, or ANNAL_EEVENT with *err filled (err may be NULL), or
+ * ANNAL_EINVAL if rec or ev is NULL.
  * The size limit is not applied to records (their limit was applied at ingest).
+ * recorded_at must be exactly `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (upper-case T
+ * and Z). One pass over the record, nothing copied.
  */
 int annal_record_parse(const char *rec, size_t len, annal_event *ev, annal_event_error *err);
 
 /* The registry: name of type index i (0-based), or NULL past the end. */
 const char *annal_event_type_name(int i);
-/* Domain name ("ACTIVITY", ..., "SERVICE") of an enum annal_domain. */
+/* Domain name ("ACTIVITY", ..., "SERVICE") of an enum annal_domain, or NULL. */
 const char *annal_domain_name(int domain);
 
 /*
  * RFC 3339 times. annal_time_parse accepts `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`
  * (also lower-case t/z and the offset +00:00) with years 1970..9999 and
  * checks every field (month lengths, leap years; second 60 is rejected).
- * Returns 0 and sets *ns, or -1.
+ * Returns 0 and sets *ns (ns may be NULL), or -1. Since *ns is int64
+ * nanoseconds, times after 2262-04-11T23:47:16.854775807Z are rejected too.
  * annal_time_format writes exactly 30 bytes `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`
- * plus a NUL into out[31].
+ * plus a NUL into out[31] (for any ns >= 0; negative ns give pre-1970 times,
+ * which annal_time_parse rejects). The two are inverse on 0..INT64_MAX.
  */
 int annal_time_parse(const char *s, size_t n, int64_t *ns);
 void annal_time_format(int64_t ns, char out[31]);

@@ -20,11 +20,12 @@
  * Numbers with a fraction or an exponent are accepted (their value is not
  * range-checked); callers that want integers ask for them (ANNAL_JSON_MONEY).
  *
- * Cost: O(n) in the input, including duplicate detection (objects of up to
- * 16 members compare names pairwise; larger ones use a keyed hash set on the
- * stack). No heap allocation, no global state: every function may be called
- * from several threads at once. A scan uses about 140 KiB of stack (the hash
- * set's arena). That arena holds every member of a document of up to 64 KiB;
+ * Cost: O(n) in the input, including duplicate detection (the first 16
+ * names of an object are compared pairwise, behind a small Bloom filter;
+ * beyond that an object uses a hash set keyed with a per-call seed, in an
+ * arena on the stack). No heap allocation, no global state: every function
+ * may be called from several threads at once. A scan uses about 140 KiB of
+ * stack (the hash set's arena). That arena holds every member of a document of up to 64 KiB;
  * in a larger document an object of more than ~13,000 members falls back to
  * comparing each new name against the object's earlier members (correct, but
  * quadratic for that object).

@@ -68,12 +68,16 @@ int annal_time_parse(const char *s, size_t n, int64_t *ns)
     size_t i = 19;
     int64_t frac = 0;
     if (s[i] == '.') {
-        size_t f0 = ++i;
-        while (i < n && (unsigned)((unsigned char)s[i] - '0') <= 9u && i - f0 < 10)
-            frac = frac * 10 + (s[i++] - '0');
-        size_t nf = i - f0;
+        const unsigned char *f = (const unsigned char *)s + ++i;
+        size_t lim = n - i < 10 ? n - i : 10, nf = 0;
+        unsigned dg;
+        while (nf < lim && (dg = (unsigned)(f[nf] - '0')) <= 9u) {
+            frac = frac * 10 + dg;
+            nf++;
+        }
         if (nf < 1 || nf > 9)
             return -1;
+        i += nf;
         for (; nf < 9; nf++)
             frac *= 10;
     }

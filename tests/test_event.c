@@ -8,6 +8,7 @@
 #include "store/json.h"
 #include "tests/t.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 
 static char out[1 << 18];
@@ -1005,6 +1006,55 @@ static void test_time_format(void)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* The seed corpus doubles as golden inputs                             */
+
+/* fuzz/corpus/event/: valid_* must parse as events, invalid_* must be
+ * rejected, record_valid_* / record_invalid_* likewise as records (generic_*
+ * are for the JSON differential only). $FUZZ_DIR is set by `make test`. */
+static void test_golden_corpus(void)
+{
+    const char *dir = getenv("FUZZ_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/corpus/event", dir ? dir : "fuzz");
+    DIR *d = opendir(path);
+    if (!d && !dir) {
+        fprintf(stderr, "note: %s not found (run from the repository root or set FUZZ_DIR); "
+                        "golden corpus skipped\n", path);
+        return;
+    }
+    CHECKF(d != NULL, "no corpus at %s", path);
+    static char buf[1 << 18];
+    int checked = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        int want_ok = strncmp(name, "valid_", 6) == 0 || strncmp(name, "record_valid_", 13) == 0;
+        int want_bad = strncmp(name, "invalid_", 8) == 0 || strncmp(name, "record_invalid_", 15) == 0;
+        if (!want_ok && !want_bad)
+            continue;
+        char file[8192];
+        snprintf(file, sizeof file, "%s/%s", path, name);
+        FILE *f = fopen(file, "rb");
+        if (!f) {
+            closedir(d);
+            CHECKF(0, "cannot open %s", file);
+        }
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        int rc = strncmp(name, "record_", 7) == 0
+                     ? annal_record_parse(buf, n, &ev, &err)
+                     : annal_event_parse(buf, n, 0, out, sizeof out, &ev, &err);
+        if (want_ok != (rc == ANNAL_OK)) {
+            closedir(d);
+            CHECKF(0, "%s: rc %d (%s: %s)", name, rc, rc ? err.field : "", rc ? err.reason : "");
+        }
+        checked++;
+    }
+    closedir(d);
+    CHECK(checked >= 30);
+}
+
 int main(void)
 {
     T_RUN(test_registry_names);
@@ -1044,5 +1094,6 @@ int main(void)
     T_RUN(test_non_canonical_records);
     T_RUN(test_time_parse);
     T_RUN(test_time_format);
+    T_RUN(test_golden_corpus);
     return t_done();
 }
