@@ -4,10 +4,8 @@
  *   leaf  L(n) = SHA-256(0x00 || record_n)          (RFC 9162 leaf hash)
  *   chain C(n) = SHA-256(C(n-1) || L(n)),  C(0) = 32 zero bytes
  *
- * Every function is thread-safe: each thread lazily gets its own digest
- * context, freed when the thread exits. They cannot fail short of memory
- * exhaustion, in which case they abort() (a hash that silently did not
- * happen would be worse).
+ * Every function is thread-safe (the digest state is on the caller's stack)
+ * and cannot fail.
  */
 #ifndef ANNAL_HASH_H
 #define ANNAL_HASH_H

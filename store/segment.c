@@ -252,8 +252,10 @@ void annal_scratch_free(annal_scratch *s)
     memset(s, 0, sizeof(*s));
 }
 
-int annal_block_decode(const unsigned char *p, size_t n, annal_block_header *bh,
-                       const char **raw, annal_scratch *s, const char **why, int *incomplete)
+/* The header part of annal_block_decode: a valid header whose frame is
+ * wholly inside p[0..n). */
+static int block_header_complete(const unsigned char *p, size_t n, annal_block_header *bh, const char **why,
+                                 int *incomplete)
 {
     *incomplete = 0;
     if (n < ANNAL_BLOCK_HEADER_SIZE) {
@@ -268,7 +270,14 @@ int annal_block_decode(const unsigned char *p, size_t n, annal_block_header *bh,
         *why = "the block's zstd frame is cut short";
         return -1;
     }
-    const unsigned char *frame = p + ANNAL_BLOCK_HEADER_SIZE;
+    return 0;
+}
+
+/* The rest of annal_block_decode: the frame check, the zstd frame and its
+ * decompression, for a header that block_header_complete accepted. */
+static int block_frame_decode(const unsigned char *frame, const annal_block_header *bh, const char **raw,
+                              annal_scratch *s, const char **why)
+{
     if (!check8_ok(frame, bh->frame_len, bh->frame_check)) {
         *why = "the compressed bytes of the block do not match its frame check";
         return -1;
@@ -302,6 +311,14 @@ int annal_block_decode(const unsigned char *p, size_t n, annal_block_header *bh,
     }
     *raw = s->buf;
     return 0;
+}
+
+int annal_block_decode(const unsigned char *p, size_t n, annal_block_header *bh,
+                       const char **raw, annal_scratch *s, const char **why, int *incomplete)
+{
+    if (block_header_complete(p, n, bh, why, incomplete))
+        return -1;
+    return block_frame_decode(p + ANNAL_BLOCK_HEADER_SIZE, bh, raw, s, why);
 }
 
 static int fail(annal_seg_check *c, uint64_t off, uint64_t seq, const char *fmt, const char *a)
@@ -486,4 +503,131 @@ out:
         c->index_n = 0;
     }
     return rc;
+}
+
+/* ---- the same check, block by block (annal_seg_walk_run and friends) ---- */
+
+static int walk_push(annal_seg_walk *w, uint64_t off, const annal_seg_check *c, const annal_block_header *bh)
+{
+    if (w->n == w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 256;
+        annal_seg_walk_block *nb = realloc(w->blocks, ncap * sizeof(*nb));
+        if (!nb)
+            return ANNAL_ENOMEM;
+        w->blocks = nb;
+        w->cap = ncap;
+    }
+    annal_seg_walk_block *b = &w->blocks[w->n++];
+    b->offset = off;
+    b->seq_in = c->next_seq;
+    memcpy(b->chain_in, c->chain, 32);
+    b->bh = *bh;
+    return 0;
+}
+
+/* The loop of annal_seg_check_run with each block's check beyond its header
+ * left to annal_seg_walk_check_block: after a block, the state is what it
+ * leaves when valid (its header's chain head, the seq after its records). */
+int annal_seg_walk_run(annal_seg_check *c, annal_seg_walk *w)
+{
+    const char *why = NULL;
+    size_t cap = 0;
+    int keep = c->keep_index;
+    c->keep_index = 1; /* the footer check needs the index */
+    c->index = NULL;
+    c->index_n = 0;
+    c->sealed = 0;
+    c->blocks = 0;
+    c->raw_bytes = 0;
+    c->tail_bytes = 0;
+    c->err[0] = 0;
+    w->n = 0;
+    int rc = 0;
+    if (annal_seg_header_decode(c->buf, c->len, &c->hdr, &why)) {
+        rc = fail(c, 0, 0, "%s", why);
+        goto out;
+    }
+    c->next_seq = c->hdr.first_seq;
+    memcpy(c->chain, c->hdr.prev_chain, 32);
+    uint64_t off = ANNAL_SEG_HEADER_SIZE;
+    c->valid_end = off;
+    while (off < c->len) {
+        const unsigned char *p = c->buf + off;
+        size_t left = c->len - off;
+        if (c->is_last && all_zero(p, left))
+            break; /* zero-filled tail: never-completed writes */
+        if (left >= 12 && annal_get_u32(p) == ANNAL_SEG_MAGIC && memcmp(p + 8, TAG_FOOTER, 4) == 0) {
+            size_t size = (size_t)annal_get_u32(p + 4) + 8;
+            if (size > left && c->is_last)
+                break; /* torn footer */
+            rc = check_footer(c, off, size);
+            goto out;
+        }
+        annal_block_header bh;
+        int incomplete = 0;
+        if (left < 8 && c->is_last)
+            break;
+        if (block_header_complete(p, left, &bh, &why, &incomplete)) {
+            if (incomplete && c->is_last)
+                break;
+            rc = fail(c, off, c->next_seq, "%s", why);
+            goto out;
+        }
+        if ((rc = walk_push(w, off, c, &bh)))
+            goto out;
+        if ((rc = index_push(c, &cap, off, bh.first_seq)))
+            goto out;
+        /* As check_records leaves it when the block is valid. */
+        c->next_seq = bh.first_seq + bh.count;
+        memcpy(c->chain, bh.chain_end, 32);
+        c->blocks++;
+        c->raw_bytes += bh.raw_len;
+        off += ANNAL_BLOCK_HEADER_SIZE + (uint64_t)bh.frame_len;
+        c->valid_end = off;
+    }
+    c->tail_bytes = c->len - c->valid_end;
+out:
+    c->keep_index = keep;
+    if (!keep || rc) {
+        free(c->index);
+        c->index = NULL;
+        c->index_n = 0;
+    }
+    return rc;
+}
+
+int annal_seg_walk_check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
+                               annal_seg_check *err)
+{
+    const annal_seg_walk_block *b = &w->blocks[i];
+    annal_seg_check t;
+    t.on_record = NULL;
+    t.next_seq = b->seq_in;
+    memcpy(t.chain, b->chain_in, 32);
+    const char *why = NULL, *raw = NULL;
+    int rc;
+    if (block_frame_decode(c->buf + b->offset + ANNAL_BLOCK_HEADER_SIZE, &b->bh, &raw, s, &why)) {
+        rc = fail(&t, b->offset, t.next_seq, "%s", why);
+    } else if (b->bh.first_seq != t.next_seq) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "block starts at seq %llu where seq %llu was expected",
+                 (unsigned long long)b->bh.first_seq, (unsigned long long)t.next_seq);
+        rc = fail(&t, b->offset, t.next_seq, "%s", msg);
+    } else {
+        rc = check_records(&t, b->offset, &b->bh, raw);
+    }
+    if (rc) {
+        err->err_offset = t.err_offset;
+        err->err_seq = t.err_seq;
+        memcpy(err->err, t.err, sizeof(err->err));
+    }
+    return rc;
+}
+
+void annal_seg_walk_free(annal_seg_walk *w)
+{
+    if (!w)
+        return;
+    free(w->blocks);
+    memset(w, 0, sizeof(*w));
 }

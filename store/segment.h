@@ -138,4 +138,47 @@ typedef struct annal_seg_check {
 
 int annal_seg_check_run(annal_seg_check *c);
 
+/*
+ * The same check as annal_seg_check_run, split so that the blocks of one
+ * segment can be checked by several threads (annal verify):
+ *
+ * 1. annal_seg_walk_run(c, w) checks the header and walks the block headers
+ *    (each must be valid and, as annal_seg_check_run decides, complete), up
+ *    to the footer (checked), a torn tail or the first damaged header. It
+ *    lists the blocks in w and sets every output of c as annal_seg_check_run
+ *    would IF every listed block is valid (c->err etc. when the walk itself
+ *    fails; the listed blocks before that point still need their check).
+ * 2. annal_seg_walk_check_block(c, w, i, ...) checks block i beyond its
+ *    header (frame check, zstd frame, first seq, records, chain), starting
+ *    from the state the blocks before it leave when they are valid: the
+ *    previous header's chain head (or the segment header's previous chain)
+ *    and the seq after it. Any thread, any order; one scratch per thread.
+ * 3. The verdict: if some listed block fails, the failure of the lowest
+ *    failing i is exactly annal_seg_check_run's (ANNAL_ECORRUPT with its
+ *    err_offset, err_seq and err); otherwise it is the walk's.
+ *
+ * on_record is not called. With keep_index set, c->index is collected as
+ * by annal_seg_check_run.
+ */
+typedef struct annal_seg_walk_block {
+    uint64_t offset;            /* of the block header frame */
+    uint64_t seq_in;            /* the seq the block must start at */
+    unsigned char chain_in[32]; /* chain head before the block */
+    annal_block_header bh;      /* its decoded header */
+} annal_seg_walk_block;
+
+typedef struct annal_seg_walk {
+    annal_seg_walk_block *blocks; /* reused from call to call; annal_seg_walk_free */
+    size_t n, cap;
+} annal_seg_walk;
+
+/* Returns like annal_seg_check_run: 0, ANNAL_ECORRUPT (c->err...) or ANNAL_ENOMEM. */
+int annal_seg_walk_run(annal_seg_check *c, annal_seg_walk *w);
+/* c as annal_seg_walk_run left it (only its buf and len are read). Returns 0,
+ * or ANNAL_ECORRUPT with err->err_offset, err->err_seq and err->err set (no
+ * other field of err is touched). */
+int annal_seg_walk_check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
+                               annal_seg_check *err);
+void annal_seg_walk_free(annal_seg_walk *w);
+
 #endif

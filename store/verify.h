@@ -23,6 +23,7 @@ typedef struct annal_verify_report {
     uint64_t raw_bytes;       /* bytes of records (NDJSON, newlines included) */
     uint64_t disk_bytes;      /* bytes of the segment files */
     uint64_t segments;
+    uint64_t blocks;          /* blocks checked */
     unsigned char chain[32];  /* chain head after the last record */
     uint64_t torn_bytes;      /* torn tail at the end of the last segment */
     /* The first problem, in log order, when ok is 0: */
@@ -32,13 +33,16 @@ typedef struct annal_verify_report {
     char what[320];
 } annal_verify_report;
 
-/* Called after each segment is checked, from the checking threads (one at a
- * time). */
+/* Called as the check advances (bytes of segment files checked so far, of
+ * bytes_total): after each segment and, at most every 50 ms or so, after a
+ * chunk of blocks; from the checking threads, one call at a time. */
 typedef void (*annal_progress_fn)(void *ctx, uint64_t bytes_done, uint64_t bytes_total);
 
 /*
- * Verify the log in dir with `jobs` threads (segments are checked in
- * parallel; 0 means 1). Returns ANNAL_OK when the check ran to the end (then
+ * Verify the log in dir with `jobs` threads (0 means 1; at most 256). The
+ * segments are checked one after the other, the blocks of each in parallel
+ * (a block can be checked alone from the chain head in the header of the one
+ * before it); at most two segments are in memory at a time. Returns ANNAL_OK when the check ran to the end (then
  * rep->ok says whether the log verified), ANNAL_ENOTFOUND when dir holds no
  * segment, ANNAL_EIO (errno set) when dir or a segment cannot be read,
  * ANNAL_ENOMEM.

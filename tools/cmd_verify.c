@@ -24,7 +24,7 @@ static void usage(FILE *f)
             "Works on a copy of the log and while a writer appends.\n\n"
             "options:\n"
             "  --data DIR   the data directory (required)\n"
-            "  --jobs N     check N segments in parallel (default: the number of CPUs)\n\n"
+            "  --jobs N     check blocks on N threads in parallel (default: the number of CPUs)\n\n"
             "output: on success `ok` with the event count, bytes and the chain head; on\n"
             "failure `FAILED` with the segment file, byte offset, seq and what is wrong.\n"
             "exit status: 0 the log verified, 1 a problem was found, 2 usage or I/O error\n");
