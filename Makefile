@@ -16,10 +16,10 @@ endif
 
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread $(SANFLAGS) -I.
-LDLIBS  := -lzstd -lcrypto -lpthread
+LDLIBS  := -llmdb -lzstd -lcrypto -lpthread
 LDFLAGS += $(SANFLAGS) -pthread
 
-LIB_SRC  := $(wildcard store/*.c)
+LIB_SRC  := $(wildcard store/*.c index/*.c)
 CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -54,13 +54,17 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libannal.a
 # test_gen runs the generator in-process: it also links the CLI's gen objects.
 $(B)/tests/test_gen: TEST_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
 $(B)/tests/test_gen: $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/tests/test_index: TEST_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/tests/test_index: $(B)/tools/gen.o $(B)/tools/gen_data.o
 
 $(B)/fuzz/replay_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libannal.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -ljansson
 
 $(B)/bench/%: $(B)/tools/bench/%.o $(B)/libannal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libannal.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(BENCH_OBJ) $(B)/libannal.a $(LDLIBS)
+$(B)/bench/bench_index: BENCH_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/bench/bench_index: $(B)/tools/gen.o $(B)/tools/gen_data.o
 
 # Tests find the binary and the fuzz corpora through these variables.
 test: deps $(B)/annal $(TESTS) $(REPLAYS)

@@ -18,6 +18,7 @@ const char *annal_strerror(int code)
     case ANNAL_ECLOSED: return "the log is closed or failed earlier; reopen it";
     case ANNAL_EVERSION: return "unknown format version";
     case ANNAL_EBATCH: return "the batch has invalid events; nothing was appended";
+    case ANNAL_EINDEX: return "the index is damaged or does not match the log (run `annal reindex`)";
     }
     return "unknown error code";
 }

@@ -22,6 +22,7 @@ enum {
     ANNAL_ECLOSED = -30009,  /* the log was closed, or failed earlier and refuses writes */
     ANNAL_EVERSION = -30010, /* a file uses a format version this build does not know */
     ANNAL_EBATCH = -30011,   /* a batch had invalid events; nothing was appended */
+    ANNAL_EINDEX = -30012,   /* the index is damaged or does not match the log: run `annal reindex` */
 };
 
 /* A static, human readable name for code; never NULL. */

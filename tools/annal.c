@@ -19,6 +19,9 @@ static const struct {
     {"verify", cmd_verify, "check the whole log: frames, records, chain, footers"},
     {"dump", cmd_dump, "print records of the log as NDJSON"},
     {"gen", cmd_gen, "print a deterministic, realistic workload as NDJSON"},
+    {"query", cmd_query, "read timelines and linked events through the index, as JSON"},
+    {"reindex", cmd_reindex, "verify the log and rebuild the index from it"},
+    {"stats", cmd_stats, "index state: applied seq, lag, entries, map use, digest"},
 };
 
 static void usage(FILE *f)

@@ -11,5 +11,8 @@ int cmd_append(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

@@ -1,0 +1,228 @@
+/*
+ * bench_index.c - the index: reindex throughput and in-process read latency.
+ *
+ * The store: ANNAL_BENCH_DATA (a data directory with a log), or else one
+ * built here in a fresh directory under $TMPDIR from annal_gen_write
+ * (seed 42, BENCH_EVENTS events, default 1000000, appended durably as
+ * `annal append` does; removed at the end).
+ *
+ * Figures:
+ *  - reindex: annal_index_rebuild (build into index.tmp, fsync, swap), best
+ *    and median of BENCH_RUNS (default 3) runs, events/s. (The log is not
+ *    verified here; `annal reindex` verifies it first: see `make bench`.)
+ *  - latency, median and p99 over 2000 calls each with inputs drawn with a
+ *    fixed seed from the log: a run's timeline (annal_index_run, up to 100
+ *    entries) and a tenant timeline page of 100 from a random time
+ *    (annal_index_timeline); each index-only (seqs) and with the records
+ *    read from the log (annal_index_event for every seq).
+ * BENCH_READS=0 skips the latency part.
+ * Usage: bench_index (environment variables only)
+ */
+#include "index/index.h"
+#include "store/error.h"
+#include "store/event.h"
+#include "store/log.h"
+#include "store/reader.h"
+#include "tools/gen.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static uint64_t rng = 0x1d35eedull;
+static uint64_t next_rand(void)
+{
+    uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_index: %s: %s\n", what, annal_index_strerror(rc));
+    exit(2);
+}
+
+/* Generate n events and append them to a log in dir. */
+static void build_store(const char *dir, uint64_t n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f || annal_gen_write(f, 42, n, 20) != ANNAL_OK || fclose(f) != 0)
+        die("annal_gen_write", ANNAL_EIO);
+    annal_log *log;
+    char err[512];
+    annal_log_options lo = {0};
+    int rc = annal_log_open(dir, &lo, &log, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "bench_index: %s\n", err);
+        exit(2);
+    }
+    enum { BATCH = 4096 };
+    annal_event *evs = calloc(BATCH, sizeof(*evs));
+    char *out = malloc(len + 1);
+    size_t k = 0, o = 0;
+    annal_append_result res;
+    for (size_t off = 0; off < len;) {
+        const char *nl = memchr(buf + off, '\n', len - off);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        if ((rc = annal_event_parse(buf + off, end - off, 0, out + o, len + 1 - o, &evs[k], NULL)))
+            die("annal_event_parse", rc);
+        o += evs[k].body_len + 2;
+        off = end + 1;
+        if (++k == BATCH || off >= len) {
+            if ((rc = annal_log_submit(log, evs, k, &res)))
+                die("annal_log_submit", rc);
+            k = 0;
+        }
+    }
+    if ((rc = annal_log_sync(log, res.last_seq)) || (rc = annal_log_close(log)))
+        die("append", rc);
+    free(out);
+    free(evs);
+    free(buf);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void report(const char *what, double *us, size_t n)
+{
+    qsort(us, n, sizeof(*us), cmp_d);
+    printf("%-44s median %8.1f us   p99 %8.1f us\n", what, us[n / 2], us[n * 99 / 100]);
+}
+
+typedef struct sample {
+    char tenant[ANNAL_ID_MAX + 1], run[ANNAL_ID_MAX + 1];
+    int64_t t;
+} sample;
+
+int main(void)
+{
+    const char *data = getenv("ANNAL_BENCH_DATA");
+    uint64_t n = getenv("BENCH_EVENTS") ? strtoull(getenv("BENCH_EVENTS"), NULL, 10) : 1000000;
+    int runs = getenv("BENCH_RUNS") ? atoi(getenv("BENCH_RUNS")) : 3;
+    if (runs < 1)
+        runs = 1;
+    char *own = NULL;
+    if (!data) {
+        const char *tmp = getenv("TMPDIR");
+        if (asprintf(&own, "%s/annal-bench-index-XXXXXX", tmp ? tmp : "/tmp") < 0 || !mkdtemp(own))
+            die("mkdtemp", ANNAL_EIO);
+        double t0 = now();
+        build_store(own, n);
+        printf("store: %llu events from annal_gen_write (seed 42), appended in %.1f s (not timed below)\n",
+               (unsigned long long)n, now() - t0);
+        data = own;
+    }
+
+    /* Reindex. */
+    double *secs = calloc((size_t)runs, sizeof(double));
+    uint64_t events = 0;
+    for (int i = 0; i < runs; i++) {
+        double t0 = now();
+        int rc = annal_index_rebuild(data, NULL, NULL, NULL, &events);
+        if (rc)
+            die("annal_index_rebuild", rc);
+        secs[i] = now() - t0;
+    }
+    qsort(secs, (size_t)runs, sizeof(double), cmp_d);
+    printf("reindex (annal_index_rebuild, %llu events): best %.2f s = %.0f events/s, median %.2f s = %.0f "
+           "events/s (%d runs)\n", (unsigned long long)events, secs[0], events / secs[0], secs[runs / 2],
+           events / secs[runs / 2], runs);
+    free(secs);
+
+    if (getenv("BENCH_READS") && !strcmp(getenv("BENCH_READS"), "0"))
+        goto out;
+    /* Inputs for the reads: runs and times from records of the log. */
+    annal_index *ix;
+    char err[512];
+    int rc = annal_index_open(data, NULL, &ix, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "bench_index: %s\n", err);
+        return 2;
+    }
+    annal_reader *r;
+    if ((rc = annal_reader_open(data, &r)))
+        die("annal_reader_open", rc);
+    enum { N = 2000 };
+    sample *s = calloc(N, sizeof(*s));
+    for (size_t i = 0; i < N;) {
+        const char *rec;
+        size_t len;
+        annal_event ev;
+        if ((rc = annal_reader_get(r, 1 + next_rand() % events, &rec, &len)) ||
+            (rc = annal_record_parse(rec, len, &ev, NULL)))
+            die("reading the log", rc);
+        if (!ev.run_id.n)
+            continue;
+        memcpy(s[i].tenant, ev.tenant_id.p, ev.tenant_id.n);
+        memcpy(s[i].run, ev.run_id.p, ev.run_id.n);
+        s[i].t = ev.has_occurred_at ? ev.occurred_at_ns : ev.recorded_at_ns;
+        i++;
+    }
+    annal_reader_close(r);
+
+    double *us = calloc(N, sizeof(double)), *us2 = calloc(N, sizeof(double));
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < N; i++) {
+            annal_index_page p;
+            annal_timeline_query q = {.tenant = s[i].tenant, .from_ns = s[i].t, .limit = 100};
+            double t0 = now();
+            rc = pass ? annal_index_timeline(ix, &q, &p) : annal_index_run(ix, s[i].tenant, s[i].run, 100, NULL, &p);
+            double t1 = now();
+            if (rc)
+                die("read", rc);
+            for (size_t j = 0; j < p.n; j++) {
+                char *rec;
+                size_t len;
+                if ((rc = annal_index_event(ix, NULL, p.items[j].seq, &rec, &len)))
+                    die("annal_index_event", rc);
+                free(rec);
+            }
+            double t2 = now();
+            us[i] = (t1 - t0) * 1e6;
+            us2[i] = (t2 - t0) * 1e6;
+            total += p.n;
+            annal_index_page_free(&p);
+        }
+        report(pass ? "tenant timeline page of 100, index only" : "run timeline, index only", us, N);
+        report(pass ? "tenant timeline page of 100, with records" : "run timeline, with records", us2, N);
+    }
+    printf("(%zu entries read; 2000 calls each; records come from the log through store/reader.h)\n", total);
+    annal_index_close(ix);
+    free(us);
+    free(us2);
+    free(s);
+out:
+    if (own) {
+        nftw(own, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(own);
+    }
+    return 0;
+}
