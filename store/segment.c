@@ -433,75 +433,26 @@ static int check_footer(annal_seg_check *c, uint64_t off, size_t size)
     return 0;
 }
 
+static int check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
+                       annal_record_fn on_record, void *ctx, annal_seg_check *err);
+
 int annal_seg_check_run(annal_seg_check *c)
 {
-    const char *why = NULL;
-    size_t cap = 0;
-    int keep = c->keep_index;
-    c->keep_index = 1; /* the footer check needs the index */
-    c->index = NULL;
-    c->index_n = 0;
-    c->sealed = 0;
-    c->blocks = 0;
-    c->raw_bytes = 0;
-    c->tail_bytes = 0;
-    c->err[0] = 0;
-    int rc = 0;
-    if (annal_seg_header_decode(c->buf, c->len, &c->hdr, &why)) {
-        rc = fail(c, 0, 0, "%s", why);
-        goto out;
-    }
-    c->next_seq = c->hdr.first_seq;
-    memcpy(c->chain, c->hdr.prev_chain, 32);
-    uint64_t off = ANNAL_SEG_HEADER_SIZE;
-    c->valid_end = off;
-    while (off < c->len) {
-        const unsigned char *p = c->buf + off;
-        size_t left = c->len - off;
-        if (c->is_last && all_zero(p, left))
-            break; /* zero-filled tail: never-completed writes */
-        if (left >= 12 && annal_get_u32(p) == ANNAL_SEG_MAGIC && memcmp(p + 8, TAG_FOOTER, 4) == 0) {
-            size_t size = (size_t)annal_get_u32(p + 4) + 8;
-            if (size > left && c->is_last)
-                break; /* torn footer */
-            rc = check_footer(c, off, size);
-            goto out;
-        }
-        annal_block_header bh;
-        const char *raw = NULL;
-        int incomplete = 0;
-        if (left < 8 && c->is_last)
+    /* The walk checks everything but the blocks' contents; then the blocks
+     * are checked in order, and the first failing one decides. */
+    annal_seg_walk w = {0};
+    int rc = annal_seg_walk_run(c, &w);
+    for (size_t i = 0; rc != ANNAL_ENOMEM && i < w.n; i++) {
+        int brc = check_block(c, &w, i, c->scratch, c->on_record, c->ctx, c);
+        if (brc) {
+            rc = brc;
+            free(c->index);
+            c->index = NULL;
+            c->index_n = 0;
             break;
-        if (annal_block_decode(p, left, &bh, &raw, c->scratch, &why, &incomplete)) {
-            if (incomplete && c->is_last)
-                break;
-            rc = fail(c, off, c->next_seq, "%s", why);
-            goto out;
         }
-        if (bh.first_seq != c->next_seq) {
-            char msg[120];
-            snprintf(msg, sizeof(msg), "block starts at seq %llu where seq %llu was expected",
-                     (unsigned long long)bh.first_seq, (unsigned long long)c->next_seq);
-            rc = fail(c, off, c->next_seq, "%s", msg);
-            goto out;
-        }
-        if ((rc = check_records(c, off, &bh, raw)))
-            goto out;
-        if ((rc = index_push(c, &cap, off, bh.first_seq)))
-            goto out;
-        c->blocks++;
-        c->raw_bytes += bh.raw_len;
-        off += ANNAL_BLOCK_HEADER_SIZE + (uint64_t)bh.frame_len;
-        c->valid_end = off;
     }
-    c->tail_bytes = c->len - c->valid_end;
-out:
-    c->keep_index = keep;
-    if (!keep || rc) {
-        free(c->index);
-        c->index = NULL;
-        c->index_n = 0;
-    }
+    annal_seg_walk_free(&w);
     return rc;
 }
 
@@ -596,12 +547,15 @@ out:
     return rc;
 }
 
-int annal_seg_walk_check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
-                               annal_seg_check *err)
+/* Block i's contents, from the state the blocks before it leave; records go
+ * to on_record. On failure err gets the error fields. */
+static int check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
+                       annal_record_fn on_record, void *ctx, annal_seg_check *err)
 {
     const annal_seg_walk_block *b = &w->blocks[i];
     annal_seg_check t;
-    t.on_record = NULL;
+    t.on_record = on_record;
+    t.ctx = ctx;
     t.next_seq = b->seq_in;
     memcpy(t.chain, b->chain_in, 32);
     const char *why = NULL, *raw = NULL;
@@ -622,6 +576,12 @@ int annal_seg_walk_check_block(const annal_seg_check *c, const annal_seg_walk *w
         memcpy(err->err, t.err, sizeof(err->err));
     }
     return rc;
+}
+
+int annal_seg_walk_check_block(const annal_seg_check *c, const annal_seg_walk *w, size_t i, annal_scratch *s,
+                               annal_seg_check *err)
+{
+    return check_block(c, w, i, s, NULL, NULL, err);
 }
 
 void annal_seg_walk_free(annal_seg_walk *w)
