@@ -1,13 +1,19 @@
 /*
  * event.c - the event envelope and the strict registry of PRODUCT.md §1, on
- * top of the JSON scanner (json.h).
+ * top of the JSON scanner (json_core.h, the scanner of json.h).
  *
  * One pass: the scanner validates and compacts the JSON and reports every
- * top-level member and every member of `data` to on_member() below, which
+ * top-level member and every member of `data` to event_report() below, which
  * checks each envelope field as it arrives and remembers where it is. The
  * rules that need more than one field (what event_type requires, the data
  * enumerations, which depend on the type) run in finish() once the object
  * is complete, since members may come in any order.
+ *
+ * The scanner is instantiated here with event_report() and event_name() as
+ * constant hooks (json_scan_run), so the checks are inlined into its loop:
+ * no annal_json_member is built and no callback is called per member. The
+ * top-level names are looked up as they arrive (event_name, a perfect hash),
+ * which also makes their duplicate check a bit test.
  *
  * The data rules are a table: each registry type has a bit set of rules,
  * each rule names one `data` member and either its allowed strings or its
@@ -16,7 +22,7 @@
  */
 #include "event.h"
 #include "error.h"
-#include "json.h"
+#include "json_core.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,28 +52,59 @@ static const char *const field_name[NFIELDS] = {
     (BIT(F_TENANT_ID) | BIT(F_EVENT_ID) | BIT(F_ACTOR_ID) | BIT(F_ENTITY_ID) |           \
      BIT(F_RUN_ID) | BIT(F_INCIDENT_ID) | BIT(F_API_KEY_ID) | BIT(F_CORRELATION_ID))
 
-/* The field named k[0..n) (decoded), or F_NONE. (A switch on the length,
- * then constant-length compares the compiler inlines.) */
-static int field_lookup(const char *k, size_t n)
+/* Unaligned loads for comparing short byte strings (native byte order). */
+static inline uint64_t ld8(const char *p)
 {
-#define TRY(id, len)                                                                     \
-    if (memcmp(k, field_name[id], len) == 0)                                             \
-        return id;
-    switch (n) {
-    case 4: TRY(F_DATA, 4) break;
-    case 6: TRY(F_RUN_ID, 6) break;
-    case 7: TRY(F_SUMMARY, 7) break;
-    case 8: TRY(F_EVENT_ID, 8) TRY(F_ACTOR_ID, 8) break;
-    case 9: TRY(F_TENANT_ID, 9) TRY(F_ENTITY_ID, 9) break;
-    case 10: TRY(F_EVENT_TYPE, 10) TRY(F_ACTOR_TYPE, 10) TRY(F_API_KEY_ID, 10) break;
-    case 11: TRY(F_OCCURRED_AT, 11) TRY(F_ENTITY_TYPE, 11) TRY(F_INCIDENT_ID, 11)
-             TRY(F_AFTER_STATE, 11) break;
-    case 12: TRY(F_BEFORE_STATE, 12) break;
-    case 13: TRY(F_ACTION_REASON, 13) break;
-    case 14: TRY(F_CORRELATION_ID, 14) break;
-    }
-    return F_NONE;
-#undef TRY
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t ld4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* a[0..n) == b[0..n), for 4 <= n <= 16 (two overlapping word loads). */
+static inline __attribute__((always_inline)) int eq16(const char *a, const char *b, size_t n)
+{
+    if (n < 8)
+        return ld4(a) == ld4(b) && ld4(a + n - 4) == ld4(b + n - 4);
+    return ld8(a) == ld8(b) && ld8(a + n - 8) == ld8(b + n - 8);
+}
+
+/* a[0..n) == b[0..n), for 4 <= n <= 32 (with overlapping word loads). */
+static inline int eq_short(const char *a, const char *b, size_t n)
+{
+    if (n < 8)
+        return ld4(a) == ld4(b) && ld4(a + n - 4) == ld4(b + n - 4);
+    for (size_t i = 8; i < n; i += 8)
+        if (ld8(a + i - 8) != ld8(b + i - 8))
+            return 0;
+    return ld8(a + n - 8) == ld8(b + n - 8);
+}
+
+/* The field named k[0..n) (decoded), or F_NONE. A perfect hash of the
+ * length, the second and the last byte picks the only candidate.
+ * (field_slot[] lists each field at (k[1] ^ k[n-1] << 4 ^ n << 2) & 63; if
+ * you change the field names, recompute it: test_event checks every one.) */
+static inline __attribute__((always_inline)) int field_lookup(const char *k, size_t n)
+{
+    static const signed char field_slot[64] = {
+        -1, 0, 9, 5, -1, 14, -1, -1, -1, -1, 7, -1, -1, -1, 1, 3, -1, -1, 6, -1, -1, -1,
+        2, 11, 10, -1, 15, 4, -1, -1, -1, -1, -1, 16, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, 13, -1, 12, -1, -1, -1, -1, -1, -1,
+    };
+    static const unsigned char field_len[NFIELDS] = {9, 10, 8, 11, 10, 8, 11, 9, 6, 11, 10, 14,
+                                                     7, 13, 12, 11, 4};
+    if (n < 4 || n > 14)
+        return F_NONE;
+    unsigned h = ((unsigned char)k[1] ^ ((unsigned)(unsigned char)k[n - 1] << 4) ^
+                  ((unsigned)n << 2)) & 63;
+    int f = field_slot[h];
+    return f >= 0 && field_len[f] == n && eq16(k, field_name[f], n) ? f : F_NONE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -85,24 +122,22 @@ static const char *const data_name[NDATA] = {
     "value_cents", "threshold_cents",
 };
 
-static int data_lookup(const char *k, size_t n)
+/* The data member named k[0..n), or -1: a perfect hash as field_lookup's
+ * ((k[0] << 3 ^ k[n-2] ^ n << 1) & 31). */
+static inline __attribute__((always_inline)) int data_lookup(const char *k, size_t n)
 {
-#define TRY(id, len)                                                                     \
-    if (memcmp(k, data_name[id], len) == 0)                                              \
-        return id;
-    switch (n) {
-    case 5: TRY(D_SCOPE, 5) break;
-    case 6: TRY(D_SOURCE, 6) TRY(D_PERIOD, 6) break;
-    case 8: TRY(D_SEVERITY, 8) TRY(D_CATEGORY, 8) TRY(D_WARN_PCT, 8) break;
-    case 9: TRY(D_MAX_CENTS, 9) break;
-    case 10: TRY(D_COST_CENTS, 10) TRY(D_USED_CENTS, 10) break;
-    case 11: TRY(D_DURATION_MS, 11) TRY(D_VALUE_CENTS, 11) break;
-    case 12: TRY(D_ANOMALY_TYPE, 12) TRY(D_INPUT_TOKENS, 12) break;
-    case 13: TRY(D_OUTPUT_TOKENS, 13) break;
-    case 15: TRY(D_THRESHOLD_CENTS, 15) break;
-    }
-    return -1;
-#undef TRY
+    static const signed char data_slot[32] = {
+        0, -1, 2, 4, -1, -1, -1, -1, 12, -1, 14, 11, 8, -1, 10, -1,
+        -1, -1, 13, -1, -1, -1, -1, 3, 6, -1, 5, 9, 1, -1, 7, -1,
+    };
+    static const unsigned char data_len[NDATA] = {12, 8, 5, 6, 6, 8, 10, 12, 13, 11, 9, 8, 10,
+                                                  11, 15};
+    if (n < 5 || n > 15)
+        return -1;
+    unsigned h = (((unsigned)(unsigned char)k[0] << 3) ^ (unsigned char)k[n - 2] ^
+                  ((unsigned)n << 1)) & 31;
+    int d = data_slot[h];
+    return d >= 0 && data_len[d] == n && eq16(k, data_name[d], n) ? d : -1;
 }
 
 enum rule {
@@ -219,13 +254,31 @@ const char *annal_domain_name(int domain)
                : NULL;
 }
 
-static int registry_lookup(const char *s, size_t n)
+/* A little-endian 64-bit word at p (one load on little-endian machines). */
+static inline uint64_t le64(const char *p)
 {
-    for (int i = 0; i < ANNAL_EV_TYPE_COUNT; i++)
-        if (registry[i].len == n && registry[i].name[0] == s[0] &&
-            memcmp(registry[i].name, s, n) == 0)
-            return i;
-    return -1;
+    const unsigned char *b = (const unsigned char *)p;
+    return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24 |
+           (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 | (uint64_t)b[6] << 48 |
+           (uint64_t)b[7] << 56;
+}
+
+/* The registry index of the type named s[0..n), or -1. A perfect hash of
+ * the first and last 8 bytes and the length picks the only candidate
+ * (registry_slot[] lists type i at ((first8 + last8 + n) * K) >> 58; if you
+ * change the registry, recompute it: test_event checks every type). */
+static inline int registry_lookup(const char *s, size_t n)
+{
+    static const signed char registry_slot[64] = {
+        -1, 20, 18, -1, -1, 6, -1, -1, 21, -1, -1, -1, 19, 13, 15, -1, -1, -1, -1, 22, 2, 28,
+        -1, 23, 17, -1, 16, 14, 8, 1, 7, 5, -1, -1, -1, -1, -1, -1, -1, 27, -1, -1, 29, -1,
+        12, 3, 4, -1, -1, 11, -1, 0, -1, 9, -1, 10, 25, -1, -1, -1, 24, -1, 26, -1,
+    };
+    if (n < 9 || n > 28)
+        return -1;
+    uint64_t w = le64(s) + le64(s + n - 8) + n;
+    int t = registry_slot[(w * 0xaa4d4f95cc5b7c7full) >> 58];
+    return t >= 0 && registry[t].len == n && eq_short(s, registry[t].name, n) ? t : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -312,13 +365,7 @@ static int excerpt_len(const char *s, size_t n)
     return (int)n;
 }
 
-static void byte_desc(unsigned c, char buf[16])
-{
-    if (c >= 0x21 && c < 0x7f)
-        snprintf(buf, 16, "'%c'", (int)c);
-    else
-        snprintf(buf, 16, "byte 0x%02x", c);
-}
+/* byte_desc(): json_core.h's. */
 
 /* ------------------------------------------------------------------ */
 /* Per-event state and field checks                                     */
@@ -335,214 +382,279 @@ struct ectx {
     uint32_t seen;                  /* BIT(field) */
     uint32_t dseen;                 /* 1 << dfield */
     int type;                       /* registry index, ANNAL_EV_SERVICE */
+    int cur;                        /* the field of the top-level member being read, or F_NONE */
     int64_t occurred_ns;
-    size_t off[NFIELDS], len[NFIELDS]; /* output (or record) offsets of string contents */
-    size_t voff[NFIELDS];           /* input offsets, for errors */
+    const char *base;               /* slices: base + out_offset */
+    const char *end;                /* end of the input: values may be read in 16-byte blocks before it */
+    annal_slice sl[NFIELDS];        /* SLICE_FIELDS that were seen */
     struct data_val d[NDATA];
 };
 
+/* Fields that are slices of annal_event. */
+#define SLICE_FIELDS (ID_FIELDS | BIT(F_EVENT_TYPE) | BIT(F_ACTOR_TYPE) | BIT(F_ENTITY_TYPE))
+
 #define IDSET "[A-Za-z0-9._:@/-]"
 
-/* Index of the first byte of s[0..n) outside [A-Za-z0-9._:@/-], or n. */
-static size_t id_scan(const char *s, size_t n)
+#if defined(__SSE2__) && !defined(ANNAL_NO_SIMD)
+/* Bit i set: v[i] is outside [A-Za-z0-9._:@/-] (signed compares: bytes >=
+ * 0x80 are negative, outside every range). */
+static inline unsigned id_bad_mask(__m128i v)
+{
+#define IN_RANGE(lo, hi)                                                                     \
+    _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((lo) - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8((hi) + 1)))
+    __m128i ok = _mm_or_si128(_mm_or_si128(IN_RANGE(0x2D, 0x3A), IN_RANGE(0x40, 0x5A)),
+                              _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(0x5F)),
+                                           IN_RANGE(0x61, 0x7A)));
+#undef IN_RANGE
+    return ~(unsigned)_mm_movemask_epi8(ok) & 0xFFFF;
+}
+#endif
+
+/* Index of the first byte of s[0..n) outside [A-Za-z0-9._:@/-], or n.
+ * Bytes up to `end` may be read. */
+static inline __attribute__((always_inline)) size_t id_scan(const char *s, size_t n, const char *end)
 {
     size_t i = 0;
-#if defined(__SSE2__)
-    for (; n - i >= 16; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-#define IN_RANGE(lo, hi)                                                                 \
-    _mm_cmpeq_epi8(_mm_min_epu8(_mm_sub_epi8(v, _mm_set1_epi8(lo)), _mm_set1_epi8((hi) - (lo))), \
-                   _mm_sub_epi8(v, _mm_set1_epi8(lo)))
-        __m128i ok = _mm_or_si128(_mm_or_si128(IN_RANGE(0x2D, 0x3A), IN_RANGE(0x40, 0x5A)),
-                                  _mm_or_si128(IN_RANGE(0x5F, 0x5F), IN_RANGE(0x61, 0x7A)));
-#undef IN_RANGE
-        unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xFFFF;
-        if (bad)
-            return i + (size_t)__builtin_ctz(bad);
+#if defined(__SSE2__) && !defined(ANNAL_NO_SIMD)
+    if (n > 16) {
+        for (; n - i > 16; i += 16) {
+            unsigned bad = id_bad_mask(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+            if (bad)
+                return i + (size_t)__builtin_ctz(bad);
+        }
+        /* the last 16 bytes (overlapping the ones checked) */
+        unsigned bad = id_bad_mask(_mm_loadu_si128((const __m128i *)(const void *)(s + n - 16)));
+        return bad ? n - 16 + (size_t)__builtin_ctz(bad) : n;
     }
+    if (end - s >= 16) {
+        unsigned bad = id_bad_mask(_mm_loadu_si128((const __m128i *)(const void *)s)) &
+                       ((1u << n) - 1);
+        return bad ? (size_t)__builtin_ctz(bad) : n;
+    }
+#else
+    (void)end;
 #endif
     while (i < n && id_ok[(unsigned char)s[i]])
         i++;
     return i;
 }
 
-static int check_id(const annal_json_member *m, int f, annal_json_error *e)
+/* The value of a reported member, as the checks see it. */
+struct mv {
+    int kind;            /* enum annal_json_kind */
+    const char *val;     /* the value as sent; strings: between the quotes */
+    size_t len;          /* its length (strings: without the quotes) */
+    size_t off;          /* input offset of its first byte (a string's quote) */
+};
+
+static inline __attribute__((always_inline)) int check_id(const struct ectx *c, struct mv v, int f,
+                                                        annal_json_error *e)
 {
-    if (m->kind != ANNAL_JSON_STRING)
-        return REJECT_F(e, f, m->val_offset, "must be a string of 1-128 bytes of " IDSET "; got %s",
-                        annal_json_kind_name(m->kind));
-    if (m->val_len < 1 || m->val_len > ANNAL_ID_MAX)
-        return REJECT_F(e, f, m->val_offset, "must be 1-128 bytes of " IDSET "; got %zu bytes",
-                        m->val_len);
-    size_t i = id_scan(m->val, m->val_len);
-    if (i < m->val_len) {
+    if (v.kind != ANNAL_JSON_STRING)
+        return REJECT_F(e, f, v.off, "must be a string of 1-128 bytes of " IDSET "; got %s",
+                        annal_json_kind_name(v.kind));
+    if (v.len < 1 || v.len > ANNAL_ID_MAX)
+        return REJECT_F(e, f, v.off, "must be 1-128 bytes of " IDSET "; got %zu bytes", v.len);
+    size_t i = id_scan(v.val, v.len, c->end);
+    if (i < v.len) {
         char b[16];
-        byte_desc((unsigned char)m->val[i], b);
-        return REJECT_F(e, f, m->val_offset + 1 + i,
+        byte_desc((unsigned char)v.val[i], b);
+        return REJECT_F(e, f, v.off + 1 + i,
                         "must be 1-128 bytes of " IDSET " (no escapes); byte %zu is %s", i, b);
     }
     return 0;
 }
 
-static int check_event_type(struct ectx *c, const annal_json_member *m, annal_json_error *e)
+static inline __attribute__((always_inline)) int check_event_type(struct ectx *c, struct mv v,
+                                                                annal_json_error *e)
 {
-    if (m->kind != ANNAL_JSON_STRING)
-        return REJECT_F(e, F_EVENT_TYPE, m->val_offset,
+    if (v.kind != ANNAL_JSON_STRING)
+        return REJECT_F(e, F_EVENT_TYPE, v.off,
                         "must be a string: a registry type (e.g. RunStarted) or "
-                        "<service>.<object>.<action>; got %s", annal_json_kind_name(m->kind));
-    int t = m->val_len ? registry_lookup(m->val, m->val_len) : -1;
+                        "<service>.<object>.<action>; got %s", annal_json_kind_name(v.kind));
+    int t = v.len ? registry_lookup(v.val, v.len) : -1;
     if (t >= 0) {
         c->type = t;
         return 0;
     }
-    if (is_service_type(m->val, m->val_len)) {
+    if (is_service_type(v.val, v.len)) {
         c->type = ANNAL_EV_SERVICE;
         return 0;
     }
-    int ex = excerpt_len(m->val, m->val_len);
-    if (memchr(m->val, '.', m->val_len))
-        return REJECT_F(e, F_EVENT_TYPE, m->val_offset,
+    int ex = excerpt_len(v.val, v.len);
+    if (memchr(v.val, '.', v.len))
+        return REJECT_F(e, F_EVENT_TYPE, v.off,
                         "\"%.*s\" is not a valid service event type: it must be "
                         "<service>.<object>.<action>, 3+ non-empty segments of [a-z0-9_], "
-                        "at most 128 bytes", ex, m->val);
-    return REJECT_F(e, F_EVENT_TYPE, m->val_offset,
+                        "at most 128 bytes", ex, v.val);
+    return REJECT_F(e, F_EVENT_TYPE, v.off,
                     "\"%.*s\" is not in the registry (PRODUCT.md §1: RunStarted, CostRecorded, "
                     "IncidentCreated, ...) nor a service type <service>.<object>.<action>",
-                    ex, m->val);
+                    ex, v.val);
 }
 
-__attribute__((noinline)) static int check_top(struct ectx *c, const annal_json_member *m,
-                                               annal_json_error *e)
+/* The field of an escaped name, or F_NONE. */
+__attribute__((noinline)) static int field_lookup_escaped(const char *k, size_t kn)
 {
-    int f;
-    if (!m->key_escaped) {
-        f = field_lookup(m->key, m->key_len);
-    } else {
-        char buf[16];
-        size_t n = annal_json_unescape(m->key, m->key_len, buf, sizeof buf);
-        f = n <= sizeof buf ? field_lookup(buf, n) : F_NONE;
-    }
+    char buf[16];
+    size_t n = annal_json_unescape(k, kn, buf, sizeof buf);
+    return n <= sizeof buf ? field_lookup(buf, n) : F_NONE;
+}
+
+/* A member of the event object: named L->key, value v; the scanner's state
+ * in s (for output offsets). */
+static inline __attribute__((always_inline)) int check_top(struct ectx *c, const scanner *s,
+                                                          const struct jlevel *L, struct mv v,
+                                                          annal_json_error *e)
+{
+    const char *key = (const char *)L->key;
+    int f = c->cur; /* (event_name() looked the name up) */
     if (f == F_NONE)
-        return reject(e, NULL, m->key, m->key_len, m->val_offset,
+        return reject(e, NULL, key, L->key_len, v.off,
                       "is not an event field; allowed at top level: the ids, event_type, "
                       "occurred_at, actor_type, entity_type, summary, action_reason, "
                       "before_state, after_state, data (put payload in data)");
     if (BIT(f) & ID_FIELDS) {
-        if (check_id(m, f, e))
+        if (check_id(c, v, f, e))
             return 1;
     } else {
         switch (f) {
         case F_EVENT_TYPE:
-            if (check_event_type(c, m, e))
+            if (check_event_type(c, v, e))
                 return 1;
             break;
         case F_OCCURRED_AT:
-            if (m->kind != ANNAL_JSON_STRING ||
-                annal_time_parse(m->val, m->val_len, &c->occurred_ns) != 0) {
-                int str = m->kind == ANNAL_JSON_STRING;
-                return REJECT_F(e, f, m->val_offset,
+            if (v.kind != ANNAL_JSON_STRING ||
+                annal_time_parse(v.val, v.len, &c->occurred_ns) != 0) {
+                int str = v.kind == ANNAL_JSON_STRING;
+                return REJECT_F(e, f, v.off,
                                 "must be an RFC 3339 UTC time like 2025-01-05T12:00:00.123Z "
                                 "(years 1970-2262, Z or +00:00); got %s%.*s%s",
-                                str ? "\"" : annal_json_kind_name(m->kind),
-                                str ? excerpt_len(m->val, m->val_len) : 0, m->val,
+                                str ? "\"" : annal_json_kind_name(v.kind),
+                                str ? excerpt_len(v.val, v.len) : 0, v.val,
                                 str ? "\"" : "");
             }
             break;
         case F_ACTOR_TYPE:
-            if (m->kind != ANNAL_JSON_STRING ||
-                !((m->val_len == 5 && memcmp(m->val, "HUMAN", 5) == 0) ||
-                  (m->val_len == 6 && memcmp(m->val, "SYSTEM", 6) == 0) ||
-                  (m->val_len == 5 && memcmp(m->val, "AGENT", 5) == 0))) {
-                int str = m->kind == ANNAL_JSON_STRING;
-                return REJECT_F(e, f, m->val_offset, "must be HUMAN, SYSTEM or AGENT; got %s%.*s%s",
-                                str ? "\"" : annal_json_kind_name(m->kind),
-                                str ? excerpt_len(m->val, m->val_len) : 0, m->val,
+            if (v.kind != ANNAL_JSON_STRING ||
+                !((v.len == 5 && eq16(v.val, "HUMAN", 5)) || (v.len == 6 && eq16(v.val, "SYSTEM", 6)) ||
+                  (v.len == 5 && eq16(v.val, "AGENT", 5)))) {
+                int str = v.kind == ANNAL_JSON_STRING;
+                return REJECT_F(e, f, v.off, "must be HUMAN, SYSTEM or AGENT; got %s%.*s%s",
+                                str ? "\"" : annal_json_kind_name(v.kind),
+                                str ? excerpt_len(v.val, v.len) : 0, v.val,
                                 str ? "\"" : "");
             }
             break;
         case F_ENTITY_TYPE:
-            if (m->kind != ANNAL_JSON_STRING)
-                return REJECT_F(e, f, m->val_offset,
+            if (v.kind != ANNAL_JSON_STRING)
+                return REJECT_F(e, f, v.off,
                                 "must be a string of 1-64 bytes of [A-Z_] (e.g. POLICY_RULE); got %s",
-                                annal_json_kind_name(m->kind));
-            if (m->val_len < 1 || m->val_len > ANNAL_ENTITY_TYPE_MAX)
-                return REJECT_F(e, f, m->val_offset,
+                                annal_json_kind_name(v.kind));
+            if (v.len < 1 || v.len > ANNAL_ENTITY_TYPE_MAX)
+                return REJECT_F(e, f, v.off,
                                 "must be 1-64 bytes of [A-Z_] (e.g. POLICY_RULE); got %zu bytes",
-                                m->val_len);
-            for (size_t i = 0; i < m->val_len; i++)
-                if (!ent_ok[(unsigned char)m->val[i]]) {
+                                v.len);
+            for (size_t i = 0; i < v.len; i++)
+                if (!ent_ok[(unsigned char)v.val[i]]) {
                     char b[16];
-                    byte_desc((unsigned char)m->val[i], b);
-                    return REJECT_F(e, f, m->val_offset + 1 + i,
+                    byte_desc((unsigned char)v.val[i], b);
+                    return REJECT_F(e, f, v.off + 1 + i,
                                     "must be 1-64 bytes of [A-Z_] (e.g. POLICY_RULE, LIMIT); "
                                     "byte %zu is %s", i, b);
                 }
             break;
         case F_SUMMARY:
         case F_ACTION_REASON:
-            if (m->kind != ANNAL_JSON_STRING)
-                return REJECT_F(e, f, m->val_offset, "must be a string of at most 1024 bytes; got %s",
-                                annal_json_kind_name(m->kind));
-            if (m->val_len > ANNAL_TEXT_MAX)
-                return REJECT_F(e, f, m->val_offset,
+            if (v.kind != ANNAL_JSON_STRING)
+                return REJECT_F(e, f, v.off, "must be a string of at most 1024 bytes; got %s",
+                                annal_json_kind_name(v.kind));
+            if (v.len > ANNAL_TEXT_MAX)
+                return REJECT_F(e, f, v.off,
                                 "must be a string of at most 1024 bytes (as sent); got %zu bytes",
-                                m->val_len);
+                                v.len);
             break;
         default: /* before_state, after_state, data */
-            if (m->kind != ANNAL_JSON_OBJECT)
-                return REJECT_F(e, f, m->val_offset, "must be a JSON object {...}; got %s",
-                                annal_json_kind_name(m->kind));
+            if (v.kind != ANNAL_JSON_OBJECT)
+                return REJECT_F(e, f, v.off, "must be a JSON object {...}; got %s",
+                                annal_json_kind_name(v.kind));
             break;
         }
     }
     c->seen |= BIT(f);
-    c->off[f] = m->out_offset;
-    c->len[f] = m->out_len;
-    c->voff[f] = m->val_offset;
+    if (BIT(f) & SLICE_FIELDS) { /* strings: their output offset */
+        c->sl[f].p = c->base + (v.off + 1 - s->skipped);
+        c->sl[f].n = v.len;
+    }
     return 0;
 }
 
-/* A member of an object held by a top-level member: keep it if it is one
- * of the `data` members the rules look at. */
-static void keep_data(struct ectx *c, const annal_json_member *m)
+/* The data member of an escaped name, or -1. */
+__attribute__((noinline)) static int data_lookup_escaped(const char *k, size_t kn)
 {
-    if (m->parent_escaped
-            ? !annal_json_str_eq(m->parent_key, m->parent_key_len, 1, "data", 4)
-            : m->parent_key_len != 4 || memcmp(m->parent_key, "data", 4) != 0)
-        return;
-    int k;
-    if (!m->key_escaped) {
-        if (m->key_len < 5 || m->key_len > 15)
-            return;
-        k = data_lookup(m->key, m->key_len);
-    } else {
-        char buf[16];
-        size_t n = annal_json_unescape(m->key, m->key_len, buf, sizeof buf);
-        k = n && n <= sizeof buf ? data_lookup(buf, n) : -1;
-    }
+    char buf[16];
+    size_t n = annal_json_unescape(k, kn, buf, sizeof buf);
+    return n && n <= sizeof buf ? data_lookup(buf, n) : -1;
+}
+
+/* A member of `data` (the scanner reports depth-2 members only there:
+ * json_scan_run's report_in): keep it if it is one the rules look at. */
+static inline __attribute__((always_inline)) void keep_data(struct ectx *c, const struct jlevel *L,
+                                                          struct mv v, int vesc, int64_t ival)
+{
+    const char *key = (const char *)L->key;
+    int k = !L->key_esc ? data_lookup(key, L->key_len) : data_lookup_escaped(key, L->key_len);
     if (k < 0)
         return;
     struct data_val *d = &c->d[k];
-    d->p = m->val;
-    d->n = m->val_len;
-    d->voff = m->val_offset;
-    d->ival = m->ival;
-    d->kind = m->kind;
-    d->esc = m->val_escaped;
+    d->p = v.val;
+    d->n = v.len;
+    d->voff = v.off;
+    d->ival = v.kind == ANNAL_JSON_INT ? ival : 0;
+    d->kind = v.kind;
+    d->esc = vesc;
     c->dseen |= 1u << k;
 }
 
-static int on_member(void *arg, const annal_json_member *m, annal_json_error *e)
+/* The scanner's name function (json_name_fn) here: top-level names are
+ * looked up as they arrive; a field's second occurrence is a duplicate
+ * (its first passed its checks, or the scan would have stopped). */
+static inline int event_name(scanner *s, const unsigned char *k, size_t n, int esc)
 {
-    struct ectx *c = arg;
-    if (m->depth == 1)
-        return check_top(c, m, e);
-    keep_data(c, m);
+    struct ectx *c = s->arg;
+    int f = !esc ? field_lookup((const char *)k, n) : field_lookup_escaped((const char *)k, n);
+    c->cur = f;
+    return f != F_NONE && ((c->seen >> f) & 1);
+}
+
+/* The scanner's report function (json_report_fn) here: the checks run
+ * inline in the scanner, on the value as the scanner holds it. */
+static inline __attribute__((always_inline)) int event_report(scanner *s, const struct jlevel *L,
+                                                            int kind, const unsigned char *vstart,
+                                                            const unsigned char *vend, int vesc,
+                                                            int64_t extra)
+{
+    struct ectx *c = s->arg;
+    int str = kind == ANNAL_JSON_STRING;
+    struct mv v = {kind, (const char *)vstart + str, (size_t)(vend - vstart) - 2 * (size_t)str,
+                   (size_t)(vstart - s->in)};
+    if (L == &s->lv[1])
+        return check_top(c, s, L, v, s->err) ? ANNAL_EEVENT : 0;
+    keep_data(c, L, v, vesc, extra);
     return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Rules across fields                                                  */
+
+/* Is p[0..n) (no NUL in it) the NUL-terminated lit? */
+static inline int lit_is(const char *lit, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lit[i] != p[i])
+            return 0;
+    return lit[n] == 0;
+}
 
 static int check_rule(const struct ectx *c, const struct rule_def *r, annal_json_error *e)
 {
@@ -551,7 +663,7 @@ static int check_rule(const struct ectx *c, const struct rule_def *r, annal_json
     if (r->vals) {
         if (d->kind == ANNAL_JSON_STRING && !d->esc)
             for (const char *const *v = r->vals; *v; v++)
-                if (strlen(*v) == d->n && memcmp(*v, d->p, d->n) == 0)
+                if (lit_is(*v, d->p, d->n))
                     return 0;
         if (d->kind != ANNAL_JSON_STRING)
             return reject(e, "data.", name, strlen(name), d->voff, "must be one of %s; got %s",
@@ -615,46 +727,40 @@ static int finish(const struct ectx *c, annal_json_error *e)
 /* ------------------------------------------------------------------ */
 /* The public functions                                                 */
 
-static void ectx_init(struct ectx *c)
+static void ectx_init(struct ectx *c, const char *base, const char *end)
 {
     c->seen = 0;
     c->dseen = 0;
     c->type = ANNAL_EV_SERVICE;
     c->occurred_ns = 0;
+    c->base = base;
+    c->end = end;
 }
 
-static void fill_event(annal_event *ev, const struct ectx *c, const char *base)
+static void fill_event(annal_event *ev, const struct ectx *c)
 {
-    static const struct {
-        size_t at;
-        int f;
-    } slices[] = {
-        {offsetof(annal_event, tenant_id), F_TENANT_ID},
-        {offsetof(annal_event, event_type), F_EVENT_TYPE},
-        {offsetof(annal_event, event_id), F_EVENT_ID},
-        {offsetof(annal_event, actor_type), F_ACTOR_TYPE},
-        {offsetof(annal_event, actor_id), F_ACTOR_ID},
-        {offsetof(annal_event, entity_type), F_ENTITY_TYPE},
-        {offsetof(annal_event, entity_id), F_ENTITY_ID},
-        {offsetof(annal_event, run_id), F_RUN_ID},
-        {offsetof(annal_event, incident_id), F_INCIDENT_ID},
-        {offsetof(annal_event, api_key_id), F_API_KEY_ID},
-        {offsetof(annal_event, correlation_id), F_CORRELATION_ID},
-    };
-    memset(ev, 0, sizeof *ev);
-    for (size_t i = 0; i < sizeof slices / sizeof slices[0]; i++) {
-        int f = slices[i].f;
-        if (c->seen & BIT(f)) {
-            annal_slice *s = (annal_slice *)(void *)((char *)ev + slices[i].at);
-            s->p = base + c->off[f];
-            s->n = c->len[f];
-        }
-    }
+#define SLICE(name, f) ev->name = (c->seen & BIT(f)) ? c->sl[f] : (annal_slice){NULL, 0}
+    SLICE(tenant_id, F_TENANT_ID);
+    SLICE(event_type, F_EVENT_TYPE);
+    SLICE(event_id, F_EVENT_ID);
+    SLICE(actor_type, F_ACTOR_TYPE);
+    SLICE(actor_id, F_ACTOR_ID);
+    SLICE(entity_type, F_ENTITY_TYPE);
+    SLICE(entity_id, F_ENTITY_ID);
+    SLICE(run_id, F_RUN_ID);
+    SLICE(incident_id, F_INCIDENT_ID);
+    SLICE(api_key_id, F_API_KEY_ID);
+    SLICE(correlation_id, F_CORRELATION_ID);
+#undef SLICE
     ev->has_occurred_at = (c->seen & BIT(F_OCCURRED_AT)) != 0;
     ev->occurred_at_ns = ev->has_occurred_at ? c->occurred_ns : 0;
     ev->type = c->type;
     ev->domain = c->type == ANNAL_EV_SERVICE ? ANNAL_DOMAIN_SERVICE : registry[c->type].domain;
     ev->is_ledger = c->type != ANNAL_EV_SERVICE && registry[c->type].ledger;
+    ev->seq = 0;
+    ev->recorded_at_ns = 0;
+    ev->body = NULL;
+    ev->body_len = 0;
 }
 
 static void export_error(annal_event_error *err, const annal_json_error *je)
@@ -699,18 +805,18 @@ int annal_event_parse(const char *in, size_t in_len, size_t max_len, char *out, 
         return fail_plain(err, "", max_len, "the event is %zu bytes; the size limit is %zu bytes",
                           len, max_len);
     struct ectx c;
-    ectx_init(&c);
+    ectx_init(&c, out, in + in_len);
     annal_json_error je;
     annal_json_scan_args a = {in, in_len, out, out_cap, ANNAL_JSON_OBJECT_ONLY | ANNAL_JSON_MONEY,
-                              0, on_member, &c, 2, 0};
-    int rc = annal_json_scan(&a, &je);
+                              0, NULL, &c, 2, 0};
+    int rc = json_scan_run(&a, &je, event_report, event_name, "data");
     if (rc == ANNAL_OK && finish(&c, &je))
         rc = ANNAL_EEVENT;
     if (rc != ANNAL_OK) {
         export_error(err, &je);
         return rc;
     }
-    fill_event(ev, &c, out);
+    fill_event(ev, &c);
     ev->body = out + 1;
     ev->body_len = a.out_len - 2;
     return ANNAL_OK;
@@ -764,7 +870,7 @@ int annal_record_parse(const char *rec, size_t len, annal_event *ev, annal_event
 {
     if (!rec || !ev)
         return ANNAL_EINVAL;
-    if (len < REC_SEQ_LEN || memcmp(rec, rec_seq, REC_SEQ_LEN) != 0)
+    if (len < REC_SEQ_LEN || !eq16(rec, rec_seq, REC_SEQ_LEN))
         return fail_plain(err, "seq", 0, "a record must start with {\"seq\":N, (compact, seq first)");
     size_t i = REC_SEQ_LEN;
     uint64_t seq = 0;
@@ -772,12 +878,13 @@ int annal_record_parse(const char *rec, size_t len, annal_event *ev, annal_event
         return fail_plain(err, "seq", i, "must be an integer >= 1 without leading zeros or sign");
     for (; i < len && (unsigned)((unsigned char)rec[i] - '0') <= 9u; i++) {
         unsigned d = (unsigned)(rec[i] - '0');
-        if (seq > (UINT64_MAX - d) / 10)
+        /* 19 digits always fit; past that, check */
+        if (i - REC_SEQ_LEN >= 19 && seq > (UINT64_MAX - d) / 10)
             return fail_plain(err, "seq", REC_SEQ_LEN, "must fit in 64 bits (at most %llu)",
                               (unsigned long long)UINT64_MAX);
         seq = seq * 10 + d;
     }
-    if (len - i < REC_AT_LEN + TIME_LEN + 2 || memcmp(rec + i, rec_at, REC_AT_LEN) != 0)
+    if (len - i < REC_AT_LEN + TIME_LEN + 2 || !eq16(rec + i, rec_at, REC_AT_LEN))
         return fail_plain(err, "recorded_at", i,
                           "must follow seq exactly: ,\"recorded_at\":\"YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ\",");
     i += REC_AT_LEN;
@@ -788,19 +895,19 @@ int annal_record_parse(const char *rec, size_t len, annal_event *ev, annal_event
                           "time, 9 fraction digits) followed by \",");
     i += TIME_LEN + 2;
     struct ectx c;
-    ectx_init(&c);
+    ectx_init(&c, rec, rec + len);
     annal_json_error je;
     annal_json_scan_args a = {rec, len, NULL, 0,
                               ANNAL_JSON_OBJECT_ONLY | ANNAL_JSON_MONEY | ANNAL_JSON_IN_OBJECT, i,
-                              on_member, &c, 2, 0};
-    int rc = annal_json_scan(&a, &je);
+                              NULL, &c, 2, 0};
+    int rc = json_scan_run(&a, &je, event_report, event_name, "data");
     if (rc == ANNAL_OK && finish(&c, &je))
         rc = ANNAL_EEVENT;
     if (rc != ANNAL_OK) {
         export_error(err, &je);
         return rc == ANNAL_EINVAL ? ANNAL_EEVENT : rc;
     }
-    fill_event(ev, &c, rec);
+    fill_event(ev, &c);
     ev->seq = seq;
     ev->recorded_at_ns = at;
     ev->body = rec + i;

@@ -45,26 +45,45 @@ static unsigned month_days(unsigned y, unsigned m)
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-/* The 2 decimal digits at s, or -1. */
-static inline int d2(const char *s)
+/* The 8 bytes at p as a little-endian word (byte 0 lowest). */
+static inline uint64_t le64(const char *p)
 {
-    unsigned a = (unsigned)((unsigned char)s[0] - '0'), b = (unsigned)((unsigned char)s[1] - '0');
-    return a > 9 || b > 9 ? -1 : (int)(a * 10 + b);
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && defined(__ORDER_BIG_ENDIAN__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
-int annal_time_parse(const char *s, size_t n, int64_t *ns)
+#define ONES 0x0101010101010101ull
+
+/* Are all 8 bytes of x ASCII digits? (A carry out of a byte >= 0xfa only
+ * makes the test of the next byte stricter.) */
+static inline int all_digits(uint64_t x)
 {
-    if (!s || n < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
-        return -1;
-    int yh = d2(s), yl = d2(s + 2), mo = d2(s + 5), d = d2(s + 8);
-    int h = d2(s + 11), mi = d2(s + 14), se = d2(s + 17);
-    if ((yh | yl | mo | d | h | mi | se) < 0)
-        return -1;
-    int y = yh * 100 + yl;
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > (int)month_days((unsigned)y, (unsigned)mo) ||
-        h > 23 || mi > 59 || se > 59)
-        return -1;
+    return ((x & (ONES * 0xF0)) | (((x + ONES * 0x06) & (ONES * 0xF0)) >> 4)) == ONES * 0x33;
+}
+
+/* Digit values d (bytes 0..9) to the 2-digit values of byte pairs: byte i
+ * of the result is 10 * d[i] + d[i+1] (for even and odd i alike). */
+static inline uint64_t pairs(uint64_t d)
+{
+    return d * 10 + (d >> 8);
+}
+
+/* The value of 8 digit values d (byte 0 the most significant). */
+static inline uint64_t value8(uint64_t d)
+{
+    d = pairs(d) & 0x00FF00FF00FF00FFull;
+    d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFFull;
+    return (d * 10000 + (d >> 32)) & 0xFFFFFFFFull;
+}
+
+/* The fraction and zone after the seconds, from s[19] on, the general way:
+ * sets *frac (nanoseconds); returns 0, or -1. */
+static int parse_tail(const char *s, size_t n, int64_t *frac_out)
+{
     size_t i = 19;
     int64_t frac = 0;
     if (s[i] == '.') {
@@ -89,6 +108,52 @@ int annal_time_parse(const char *s, size_t n, int64_t *ns)
         return -1;
     if (i != n)
         return -1;
+    *frac_out = frac;
+    return 0;
+}
+
+/*
+ * The fields are at fixed positions: YYYY-MM-DD is tested as one 64-bit word
+ * and THH:MM:SS as two (digits and separators at once, SWAR), and each pair
+ * of digits is converted with one multiply. The common fraction of 9 digits
+ * followed by Z is converted the same way; other tails take parse_tail().
+ */
+int annal_time_parse(const char *s, size_t n, int64_t *ns)
+{
+    if (!s || n < 20)
+        return -1;
+    /* "YYYY-MM-", "DDTHH:MM", "HH:MM:SS" (bytes 0..7, 8..15, 11..18) */
+    uint64_t a = le64(s), b = le64(s + 8), c = le64(s + 11);
+    const uint64_t sep_a = 0xFF0000FF00000000ull, sep_b = 0x0000FF0000FF0000ull;
+    if ((a & sep_a) != 0x2D00002D00000000ull ||                  /* '-' at 4 and 7 */
+        ((b | 0x200000ull) & sep_b) != 0x00003A0000740000ull ||   /* 'T' or 't' at 10, ':' at 13 */
+        (c & sep_b) != 0x00003A00003A0000ull)                     /* ':' at 13 and 16 */
+        return -1;
+    /* the separators as '0', then every byte must be a digit */
+    a = (a & ~sep_a) | (sep_a & ONES * '0');
+    b = (b & ~sep_b) | (sep_b & ONES * '0');
+    c = (c & ~sep_b) | (sep_b & ONES * '0');
+    if (!all_digits(a) || !all_digits(b) || !all_digits(c))
+        return -1;
+    a = pairs(a - ONES * '0');
+    b = pairs(b - ONES * '0');
+    c = pairs(c - ONES * '0');
+    int y = (int)(a & 0xFF) * 100 + (int)((a >> 16) & 0xFF), mo = (int)((a >> 40) & 0xFF);
+    int d = (int)(b & 0xFF);
+    int h = (int)(c & 0xFF), mi = (int)((c >> 24) & 0xFF), se = (int)((c >> 48) & 0xFF);
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > (int)month_days((unsigned)y, (unsigned)mo) ||
+        h > 23 || mi > 59 || se > 59)
+        return -1;
+    int64_t frac;
+    uint64_t f;
+    if (n == 30 && s[19] == '.' && ((unsigned char)s[29] | 0x20) == 'z' &&
+        (unsigned)((unsigned char)s[28] - '0') <= 9u && all_digits(f = le64(s + 20))) {
+        frac = (int64_t)(value8(f - ONES * '0') * 10 + (unsigned)((unsigned char)s[28] - '0'));
+    } else if (n == 20 && (s[19] | 0x20) == 'z') {
+        frac = 0;
+    } else if (parse_tail(s, n, &frac) != 0) {
+        return -1;
+    }
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
     const int64_t max_secs = INT64_MAX / 1000000000, max_frac = INT64_MAX % 1000000000;
     if (secs > max_secs || (secs == max_secs && frac > max_frac))
