@@ -16,10 +16,10 @@ endif
 
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread $(SANFLAGS) -I.
-LDLIBS  := -llmdb -lzstd -lcrypto -lpthread
+LDLIBS  := -lmicrohttpd -llmdb -lzstd -lcrypto -lpthread
 LDFLAGS += $(SANFLAGS) -pthread
 
-LIB_SRC  := $(wildcard store/*.c index/*.c)
+LIB_SRC  := $(wildcard store/*.c index/*.c api/*.c)
 CLI_SRC  := $(wildcard tools/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
@@ -65,6 +65,10 @@ $(B)/bench/%: $(B)/tools/bench/%.o $(B)/libannal.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BENCH_OBJ) $(B)/libannal.a $(LDLIBS)
 $(B)/bench/bench_index: BENCH_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
 $(B)/bench/bench_index: $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/bench/bench_db: BENCH_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/bench/bench_db: $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/bench/bench_http: BENCH_OBJ = $(B)/tools/gen.o $(B)/tools/gen_data.o
+$(B)/bench/bench_http: $(B)/tools/gen.o $(B)/tools/gen_data.o
 
 # Tests find the binary and the fuzz corpora through these variables.
 test: deps $(B)/annal $(TESTS) $(REPLAYS)

@@ -14,6 +14,7 @@
  * seq committed last, reading those records again.
  */
 #include "index/fold.h"
+#include "index/vcache.h"
 
 #include "store/hash.h"
 
@@ -168,12 +169,17 @@ static void txn_abort(writer *w)
         return;
     mdb_txn_abort(w->txn);
     w->txn = NULL;
+    ix_vc_reset(w->ix); /* the views' entries of the aborted txn */
     pthread_rwlock_unlock(&w->ix->map_lock);
 }
 
 static int txn_commit(writer *w)
 {
-    int rc = ix_put_applied(w->ix, w->txn, &w->a);
+    int rc = ix_vc_flush(w->ix, w->txn); /* the views' changed entries */
+    if (rc == 0)
+        rc = ix_put_applied(w->ix, w->txn, &w->a);
+    else
+        ix_vc_reset(w->ix);
     if (rc == 0)
         rc = mdb_txn_commit(w->txn);
     else

@@ -3,6 +3,7 @@
  * check, transactions with map growth, the meta records, close.
  */
 #include "index/internal.h"
+#include "index/vcache.h"
 
 #include "store/hash.h"
 
@@ -24,6 +25,19 @@ const ix_db_desc ix_dbs[IX_NDB] = {
     [IX_INCIDENT] = {"incident", DUPS},
     [IX_API_KEY] = {"api_key", DUPS},
     [IX_CORRELATION] = {"correlation", DUPS},
+    [IX_V_RUN] = {"v_run", 0},
+    [IX_V_INCIDENT] = {"v_incident", 0},
+    [IX_V_INC_RUN] = {"v_incident_run", 0},
+    [IX_V_LIMIT] = {"v_limit", 0},
+    [IX_V_SPEND] = {"v_spend", 0},
+    [IX_V_TENANT] = {"v_tenant", 0},
+    [IX_V_TLIMITS] = {"v_tenant_limits", 0},
+    [IX_V_PROPOSAL] = {"v_proposal", 0},
+    [IX_V_COST] = {"v_cost", 0},
+    [IX_V_USAGE] = {"v_usage", 0},
+    [IX_V_LEDGER] = {"v_ledger", 0},
+    [IX_V_QUEUE] = {"v_queue", 0},
+    [IX_PENDING] = {"pending", 0},
 };
 
 static const char META_FORMAT[] = "format", META_APPLIED[] = "applied";
@@ -323,6 +337,10 @@ int ix_open_env(const char *dir, const char *env_dir, const annal_index_options 
                 dir, rc);
         goto fail;
     }
+    if ((rc = annal_bcache_create(0, &ix->bcache))) {
+        set_err(err, errlen, "cannot create the block cache for %s: %s", dir, rc);
+        goto fail;
+    }
     if (mkdir(env_dir, 0755) < 0 && errno != EEXIST) {
         rc = ANNAL_EIO;
         set_err(err, errlen, "cannot create %s: %s", env_dir, rc);
@@ -445,6 +463,8 @@ void annal_index_close(annal_index *ix)
     annal_reader_close(ix->reader);
     for (size_t i = 0; i < ix->npool; i++)
         annal_reader_close(ix->pool[i]);
+    annal_bcache_free(ix->bcache); /* after the readers that use it */
+    ix_vc_free(ix);
     pthread_rwlock_destroy(&ix->map_lock);
     pthread_mutex_destroy(&ix->write_lock);
     pthread_mutex_destroy(&ix->pool_lock);

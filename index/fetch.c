@@ -1,6 +1,10 @@
 /*
  * fetch.c - a record by seq, from the log (store/reader.h), through a small
- * pool of readers so that several threads can fetch at once.
+ * pool of readers so that several threads can fetch at once. The pool's
+ * readers share the index's block cache (ix->bcache, store/bcache.h), so a
+ * block decompressed for one fetch serves every later fetch of a record in
+ * it, from any thread, until it is evicted. (The catch-up's reader,
+ * ix->reader, reads the log sequentially once and stays uncached.)
  */
 #include "index/internal.h"
 
@@ -12,7 +16,14 @@ static int take(annal_index *ix, annal_reader **r)
     pthread_mutex_lock(&ix->pool_lock);
     *r = ix->npool ? ix->pool[--ix->npool] : NULL;
     pthread_mutex_unlock(&ix->pool_lock);
-    return *r ? ANNAL_OK : annal_reader_open(ix->dir, r);
+    if (*r)
+        return ANNAL_OK;
+    int rc = annal_reader_open(ix->dir, r);
+    if (rc == ANNAL_OK && (rc = annal_reader_set_cache(*r, ix->bcache))) {
+        annal_reader_close(*r);
+        *r = NULL;
+    }
+    return rc;
 }
 
 static void give_back(annal_index *ix, annal_reader *r)

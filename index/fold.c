@@ -2,6 +2,7 @@
  * fold.c - the fold of records into the index (fold.h).
  */
 #include "index/fold.h"
+#include "index/vcache.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ int annal_fold_prepare(const char *rec, size_t len, uint64_t seq, annal_fold_rec
     if (annal_record_parse(rec, len, &out->ev, NULL) != ANNAL_OK || out->ev.seq != seq)
         return ANNAL_ECORRUPT;
     out->seq = seq;
+    ix_data_get(&out->ev, &out->d);
     out->time_ns = out->ev.has_occurred_at ? out->ev.occurred_at_ns : out->ev.recorded_at_ns;
     out->rec = rec;
     out->len = len;
@@ -125,14 +127,11 @@ int annal_fold_derive(annal_fold_batch *b, const annal_fold_rec *r)
     return 0;
 }
 
-/* The transactional steps (views, rules) go here, called in the order they
- * must see each record. None yet. */
+/* The transactional steps, in the order they must see each record: the
+ * views, which call the rules where they look (index/vfold.c, rules.c). */
 int annal_fold_apply(annal_index *ix, MDB_txn *txn, const annal_fold_rec *r)
 {
-    (void)ix;
-    (void)txn;
-    (void)r;
-    return 0;
+    return ix_views_apply(ix, txn, r);
 }
 
 /* ---------------------------------------------------------------- seal and write

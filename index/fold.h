@@ -39,6 +39,7 @@ typedef struct annal_fold_rec {
     uint64_t seq;
     int64_t time_ns;  /* occurred_at, or recorded_at when absent */
     annal_event ev;   /* parsed record; its slices point into the record bytes */
+    ix_data d;        /* the data members the views read (also slices into it) */
     const char *rec;  /* the record bytes (no newline); kept alive by the caller */
     size_t len;
 } annal_fold_rec;

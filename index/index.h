@@ -75,7 +75,7 @@
 #include "store/error.h"
 
 /* Format version of the index (index/INDEX.md); stored in the meta DB. */
-#define ANNAL_INDEX_FORMAT 1
+#define ANNAL_INDEX_FORMAT 2
 
 /* Page size limits of the list reads. */
 #define ANNAL_INDEX_LIMIT_DEFAULT 100
@@ -219,9 +219,10 @@ int annal_index_event(annal_index *ix, const char *tenant, uint64_t seq, char **
 
 /* ---------------------------------------------------------------- stats */
 
-/* The named databases, in a fixed order (INDEX.md section 3): meta,
- * event_id, timeline, type, run, incident, api_key, correlation. */
-#define ANNAL_INDEX_NDBS 8
+/* The named databases, in a fixed order (INDEX.md sections 3 and 5): meta,
+ * event_id, timeline, type, run, incident, api_key, correlation, then the
+ * views' databases (v_run ... v_queue) and pending. */
+#define ANNAL_INDEX_NDBS 21
 
 typedef struct annal_index_stats {
     uint64_t log_last_seq;          /* last seq readable in the log */

@@ -13,6 +13,7 @@
 
 #include "index/index.h"
 #include "store/event.h"
+#include "store/bcache.h"
 #include "store/reader.h"
 
 #include <lmdb.h>
@@ -31,6 +32,20 @@ enum ix_db {
     IX_INCIDENT,    /* "incident": tenant\0incident_id -> ... */
     IX_API_KEY,     /* "api_key": tenant\0api_key_id -> ... */
     IX_CORRELATION, /* "correlation": tenant\0correlation_id -> ... */
+    /* The views and the rules' state (index/views.h, INDEX.md section 5). */
+    IX_V_RUN,       /* "v_run": tenant\0run_id -> run view */
+    IX_V_INCIDENT,  /* "v_incident": tenant\0incident_id -> incident view */
+    IX_V_INC_RUN,   /* "v_incident_run": tenant\0incident_id\0run_id -> cents */
+    IX_V_LIMIT,     /* "v_limit": tenant\0limit_id -> limit view */
+    IX_V_SPEND,     /* "v_spend": tenant\0limit_id\0be64(period) -> spend */
+    IX_V_TENANT,    /* "v_tenant": tenant\0 -> tenant view */
+    IX_V_TLIMITS,   /* "v_tenant_limits": tenant\0 -> the tenant's limit ids */
+    IX_V_PROPOSAL,  /* "v_proposal": tenant\0proposal_id -> proposal view */
+    IX_V_COST,      /* "v_cost": tenant\0tpos -> cost fact */
+    IX_V_USAGE,     /* "v_usage": tenant\0be64(hour) -> usage counters */
+    IX_V_LEDGER,    /* "v_ledger": tenant\0tpos -> ledger entry */
+    IX_V_QUEUE,     /* "v_queue": tenant\0kind be64(seq) -> id */
+    IX_PENDING,     /* "pending": tenant\0event_id -> derived event not yet in the log */
     IX_NDB
 };
 _Static_assert(IX_NDB == ANNAL_INDEX_NDBS, "index.h must count the databases");
@@ -57,7 +72,9 @@ struct annal_index {
     pthread_mutex_t pool_lock; /* readers for annal_index_event */
     annal_reader *pool[IX_READER_POOL];
     size_t npool;
+    annal_bcache *bcache;      /* decompressed blocks shared by the pool's readers (store/bcache.h) */
     int wrote;                 /* a catch-up committed: sync on close */
+    struct ix_vcache *vc;      /* the views' write cache of the open write txn (vcache.h) */
 };
 
 /* Largest map: growing past it fails with ANNAL_ENOMEM. */
@@ -136,6 +153,21 @@ static inline void ix_tpos(unsigned char v[IX_TPOS_LEN], int64_t time_ns, uint64
 
 /* 1..128 bytes of [A-Za-z0-9._:@/-]: the id rule of PRODUCT.md §1. */
 int ix_valid_id(const char *s, size_t n);
+
+/* ---- data fields of a record (data.c): the members of `data` the views
+ * read, as raw string slices or integers (has_* set when present). */
+typedef struct ix_data {
+    annal_slice model, feature_tag, user_id, error_code, anomaly_type, severity, scope, scope_id,
+        category, source, title, period, triggering_incident_id, limit_id;
+    int64_t cost_cents, input_tokens, output_tokens, duration_ms, max_cents, warn_pct;
+    uint8_t has_cost_cents, has_input_tokens, has_output_tokens, has_duration_ms, has_max_cents,
+        has_warn_pct;
+    annal_slice summary;  /* top-level summary */
+} ix_data;
+
+/* Fill d from the record's `data` object (and top-level summary). The
+ * record was validated (annal_record_parse), so this trusts its syntax. */
+void ix_data_get(const annal_event *ev, ix_data *d);
 
 /* Cursors (index/cursor.c). */
 void ix_cursor_encode(int64_t time_ns, uint64_t seq, char out[ANNAL_INDEX_CURSOR_LEN + 1]);

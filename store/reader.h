@@ -6,6 +6,13 @@
  * frame, size) but does not re-verify the chain: that is `annal verify`.
  *
  * One annal_reader is used by one thread at a time.
+ *
+ * Caching: a reader keeps the last block it decompressed. Readers of one
+ * log may also share a block cache (store/bcache.h) through
+ * annal_reader_set_cache: then annal_reader_get takes blocks from the
+ * cache, and a block it has to read from the file is checked exactly as
+ * without a cache (a damaged block is reported, never cached) and then
+ * put into the cache for every reader sharing it.
  */
 #ifndef ANNAL_READER_H
 #define ANNAL_READER_H
@@ -14,9 +21,12 @@
 #include <stdint.h>
 
 typedef struct annal_reader annal_reader;
+struct annal_bcache;
 
-/* Open a reader on the log in dir. Returns ANNAL_OK, ANNAL_ENOTFOUND (no
- * segment in dir), ANNAL_EIO (errno set) or ANNAL_ENOMEM. */
+/* Open a reader on the log in dir. Between calls a reader keeps one file
+ * descriptor open: the segment it last read a block from. Returns
+ * ANNAL_OK, ANNAL_ENOTFOUND (no segment in dir), ANNAL_EIO (errno set) or
+ * ANNAL_ENOMEM. */
 int annal_reader_open(const char *dir, annal_reader **out);
 
 /*
@@ -43,7 +53,22 @@ int annal_reader_next(annal_reader *r, uint64_t *seq, const char **rec, size_t *
  * the directory. Returns ANNAL_OK or an error as annal_reader_get. */
 int annal_reader_last(annal_reader *r, uint64_t *last_seq);
 
-/* Close r; NULL is a no-op. */
+/*
+ * Make r read blocks through cache (NULL: no cache again, the default). The
+ * cache must serve r's log directory only (annal_bcache_claim: the first
+ * reader ties it to its directory) and outlive r, or the next
+ * annal_reader_set_cache on r. With a cache, r holds (pins) the cached
+ * block of the last record it returned, which keeps *rec valid as above;
+ * that block is released on the next get from another block, on
+ * annal_reader_set_cache and on close. annal_reader_get then also reports
+ * ANNAL_ECORRUPT for a block whose records do not match its header's count
+ * (without a cache, only a seq past the records found is). Returns
+ * ANNAL_OK, ANNAL_EINVAL (r NULL, or cache already serves another
+ * directory) or ANNAL_EIO (stat of the directory failed; errno set).
+ */
+int annal_reader_set_cache(annal_reader *r, struct annal_bcache *cache);
+
+/* Close r (releasing its cached block, if any); NULL is a no-op. */
 void annal_reader_close(annal_reader *r);
 
 #endif

@@ -12,7 +12,14 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+/* annal query's view subcommands (cmd_query_views.c). cmd_query passes its
+ * arguments here first: -1 when WHAT is not one of them (or --help is
+ * given), else the exit status. Their --help lines: */
+int cmd_query_views(int argc, char **argv);
+extern const char cmd_query_views_help[];
 int cmd_reindex(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 #endif

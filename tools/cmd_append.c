@@ -3,10 +3,15 @@
  * All lines are validated first (in parallel); by default one invalid line
  * means nothing is appended. Then the valid events are submitted in order,
  * in batches, and the command returns once all of them are durable.
+ * By default through annal_db (index/db.h): events whose (tenant_id,
+ * event_id) the log holds already are not appended again, and the index and
+ * the rules are brought up to date before the command returns; --no-index
+ * appends to the log alone.
  */
 #include "cli.h"
 #include "cmd.h"
 
+#include "index/db.h"
 #include "store/error.h"
 #include "store/event.h"
 #include "store/hash.h"
@@ -27,6 +32,8 @@ typedef struct line {
     const char *body;      /* compact body (valid lines): in the input, or in an arena */
     size_t body_len;
     int bad;               /* index+1 into the errors of its worker, 0 if valid */
+    uint32_t tid_off, eid_off; /* tenant_id and event_id (eid_len 0: none), as offsets in body */
+    uint8_t tid_len, eid_len;
 } line;
 
 /* Compact bodies that differ from their input lines (whitespace removed)
@@ -74,6 +81,12 @@ static void *validate(void *arg)
         int rc = annal_event_parse(w->in + l->off, l->len, w->max_len, w->scratch, w->scratch_cap, &ev, &err);
         if (rc == ANNAL_OK) {
             l->body_len = ev.body_len;
+            l->tid_off = (uint32_t)(ev.tenant_id.p - ev.body);
+            l->tid_len = (uint8_t)ev.tenant_id.n;
+            if (ev.event_id.n) {
+                l->eid_off = (uint32_t)(ev.event_id.p - ev.body);
+                l->eid_len = (uint8_t)ev.event_id.n;
+            }
             if (ev.body_len + 2 == l->len) { /* already compact: the input is the body */
                 l->body = w->in + l->off + 1;
                 continue;
@@ -112,21 +125,146 @@ static void *validate(void *arg)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: annal append --data DIR [--skip-invalid] [FILE|-]\n\n"
+            "usage: annal append --data DIR [--skip-invalid] [--no-index] [FILE|-]\n\n"
             "Append NDJSON events (one JSON object per line; PRODUCT.md section 1) from FILE\n"
             "or standard input to the log in DIR (created if missing). Every line is\n"
             "validated first. By default a file with any invalid line appends nothing and\n"
             "every bad line is listed (number and reason); --skip-invalid appends the valid\n"
-            "lines and lists the rest. Prints the count, first and last seq and the chain\n"
-            "head once every event is durable (written and fdatasync'ed).\n\n"
+            "lines and lists the rest.\n\n"
+            "An event with an event_id that the tenant already has in the log (or earlier in\n"
+            "the input) is not appended again: it is counted as a duplicate. The index in\n"
+            "DIR/index is caught up and the rules run (their derived events, such as the\n"
+            "incident of a failed run or a budget breach, are appended to the log) before\n"
+            "the command returns. Prints the count of appended events, their first and last\n"
+            "seq, the log's chain head (after the derived events), and the numbers of\n"
+            "duplicates and derived events, once every event is durable (written and\n"
+            "fdatasync'ed) and indexed.\n\n"
+            "With --no-index the events go to the log alone, as they are: no duplicate check,\n"
+            "no index, no rules (the next indexed append, `annal query` or `annal reindex`\n"
+            "catches the index up; the rules' events are appended by the next indexed\n"
+            "append).\n\n"
             "options:\n"
             "  --data DIR          the data directory (required)\n"
             "  --skip-invalid      append the valid lines, list the invalid ones\n"
             "  --max-event BYTES   size limit of one event (default 65536)\n"
             "  --segment-bytes N   seal segments at N bytes (default 67108864)\n"
             "  --block-bytes N     raw bytes of records per block (default 65536)\n"
+            "  --no-index          append to the log only (no duplicate check, index, rules)\n"
             "  --quiet             print nothing on success\n\n"
             "exit status: 0 appended, 1 input rejected (nothing appended), 2 usage or I/O error\n");
+}
+
+static void index_progress(void *ctx, uint64_t applied, uint64_t target)
+{
+    (void)ctx;
+    cli_progress("indexing the log: %llu of %llu records", (unsigned long long)applied,
+                 (unsigned long long)target);
+}
+
+/* The default way: through annal_db (idempotent, indexed, rules run).
+ * Returns the exit status. */
+static int append_indexed(const char *dir, const annal_log_options *lo, const line *lines, size_t nlines,
+                          size_t nvalid, size_t nbad, int quiet)
+{
+    annal_db_options o = {.log = *lo, .progress = index_progress};
+    annal_db *db;
+    char err[512];
+    int rc = annal_db_open(dir, &o, &db, err, sizeof(err));
+    cli_progress_end();
+    if (rc) {
+        fprintf(stderr, "annal append: %s%s\n", err,
+                rc == ANNAL_EINDEX || rc == ANNAL_EVERSION
+                    ? " (nothing was appended; run `annal reindex`, or append with --no-index)"
+                    : "");
+        return 2;
+    }
+    annal_event *batch = calloc(BATCH, sizeof(*batch));
+    annal_db_result *res = calloc(BATCH, sizeof(*res));
+    if (!batch || !res) {
+        free(batch);
+        free(res);
+        annal_db_close(db);
+        fprintf(stderr, "annal append: out of memory (nothing was appended)\n");
+        return 2;
+    }
+    uint64_t first = 0, last = 0, sync_to = 0, done = 0, added = 0, dups = 0;
+    size_t k = 0;
+    rc = ANNAL_OK;
+    for (size_t i = 0; rc == ANNAL_OK && i < nlines; i++) {
+        if (!lines[i].bad) {
+            /* The submit reads the body, the tenant and the event_id. */
+            const line *l = &lines[i];
+            batch[k] = (annal_event){.body = l->body, .body_len = l->body_len,
+                                     .tenant_id = {l->body + l->tid_off, l->tid_len}};
+            if (l->eid_len)
+                batch[k].event_id = (annal_slice){l->body + l->eid_off, l->eid_len};
+            k++;
+        }
+        if (k == BATCH || (i + 1 == nlines && k)) {
+            uint64_t s = 0;
+            rc = annal_db_submit(db, batch, k, res, &s);
+            for (size_t j = 0; rc == ANNAL_OK && j < k; j++) {
+                if (res[j].duplicate) {
+                    dups++;
+                    continue;
+                }
+                if (!first)
+                    first = res[j].seq;
+                last = res[j].seq;
+                added++;
+            }
+            if (s > sync_to)
+                sync_to = s;
+            done += k;
+            k = 0;
+            cli_progress("appended %llu of %zu events", (unsigned long long)done, nvalid);
+        }
+    }
+    if (rc == ANNAL_OK)
+        rc = annal_db_sync(db, sync_to);
+    cli_progress_end();
+    int durable = rc == ANNAL_OK;
+    if (durable)
+        rc = annal_db_settle(db);
+    annal_db_stats st;
+    annal_db_stats_get(db, &st);
+    annal_log_stats ls;
+    annal_log_stats_get(annal_db_log(db), &ls);
+    int crc = annal_db_close(db);
+    free(batch);
+    free(res);
+    if (!durable) {
+        fprintf(stderr, "annal append: the append failed (%s); events after the last acknowledged one "
+                        "were not appended: reopen to recover, then retry (duplicates are not appended twice)\n",
+                annal_strerror(rc));
+        return 2;
+    }
+    if (rc) {
+        fprintf(stderr, "annal append: %llu events were appended and are durable, but indexing failed (%s): "
+                        "run `annal reindex`\n", (unsigned long long)added, annal_index_strerror(rc));
+        return 2;
+    }
+    if (crc) {
+        fprintf(stderr, "annal append: %llu events were appended and are durable, but closing %s failed (%s)\n",
+                (unsigned long long)added, dir, annal_index_strerror(crc));
+        return 2;
+    }
+    if (!quiet) {
+        char hex[65];
+        annal_hex32(ls.chain, hex);
+        printf("appended %llu events\n", (unsigned long long)added);
+        if (added)
+            printf("first_seq %llu\nlast_seq %llu\n", (unsigned long long)first, (unsigned long long)last);
+        printf("chain_head %s\n", hex);
+        if (dups)
+            printf("duplicates %llu (their event_id is in the log already: not appended again)\n",
+                   (unsigned long long)dups);
+        if (st.derived)
+            printf("derived %llu events (rules)\n", (unsigned long long)st.derived);
+        if (nbad)
+            printf("skipped %zu invalid lines\n", nbad);
+    }
+    return 0;
 }
 
 int cmd_append(int argc, char **argv)
@@ -135,9 +273,10 @@ int cmd_append(int argc, char **argv)
         {"data", required_argument, 0, 'd'},       {"skip-invalid", no_argument, 0, 's'},
         {"max-event", required_argument, 0, 'm'},  {"segment-bytes", required_argument, 0, 'S'},
         {"block-bytes", required_argument, 0, 'B'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"no-index", no_argument, 0, 'N'},         {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *dir = NULL;
-    int skip = 0, quiet = 0, c;
+    int skip = 0, quiet = 0, no_index = 0, c;
     uint64_t max_event = ANNAL_EVENT_MAX_DEFAULT, seg_bytes = 0, block_bytes = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
@@ -145,6 +284,7 @@ int cmd_append(int argc, char **argv)
         case 'd': dir = optarg; break;
         case 's': skip = 1; break;
         case 'q': quiet = 1; break;
+        case 'N': no_index = 1; break;
         case 'm':
             if (cli_u64(optarg, &max_event) || !max_event) {
                 fprintf(stderr, "annal append: --max-event needs a positive number of bytes\n");
@@ -256,6 +396,10 @@ int cmd_append(int argc, char **argv)
     }
 
     annal_log_options lo = {.segment_bytes = seg_bytes, .block_bytes = block_bytes};
+    if (!no_index) {
+        status = append_indexed(dir, &lo, lines, nlines, nvalid, nbad, quiet);
+        goto out;
+    }
     annal_log *log;
     char err[512];
     int rc = annal_log_open(dir, &lo, &log, err, sizeof(err));

@@ -28,17 +28,21 @@ static void usage(FILE *f)
             "  run         --tenant T --id R [--limit N] [--cursor C]   events of a run\n"
             "  incident    --tenant T --id I [--limit N] [--cursor C]   events of an incident\n"
             "  api-key     --tenant T --id K [--limit N] [--cursor C]   events of an API key\n\n"
+            "Views (PRODUCT.md section 3; index/vjson.h describes each JSON document):\n%s\n"
             "TIME is RFC 3339 UTC (2026-10-01T00:00:00Z); D is a domain (ACTIVITY, ANALYTICS,\n"
             "INCIDENTS, POLICIES, CONNECTIVITY, ACCOUNTS, SYSTEM, SERVICE); N is 1..%d\n"
-            "(default %d). Output: one JSON object {\"events\":[...],\"next_cursor\":...} with\n"
-            "the records exactly as stored; next_cursor is null on the last page, else the\n"
+            "(default %d). Output: one JSON object on one line. The event lists print\n"
+            "{\"events\":[...],\"next_cursor\":...} with the records exactly as stored; views\n"
+            "embed records the same way. next_cursor is null on the last page, else the\n"
             "--cursor that gives the next page.\n\n"
             "The index (DIR/index/) is caught up from the log before the query. While\n"
             "another process appends, the query sees the events acknowledged before it\n"
             "started.\n\n"
-            "exit status: 0 success, 1 no such event (query event), 2 usage or I/O error\n"
-            "(also when the index does not match the log: run annal reindex)\n",
-            ANNAL_INDEX_LIMIT_MAX, ANNAL_INDEX_LIMIT_DEFAULT);
+            "exit status: 0 success, 1 not found (event: no such event; run-view,\n"
+            "incident-view: no such run or incident; overview: the tenant has no events),\n"
+            "2 usage or I/O error (also when the index does not match the log: run annal\n"
+            "reindex)\n",
+            cmd_query_views_help, ANNAL_INDEX_LIMIT_MAX, ANNAL_INDEX_LIMIT_DEFAULT);
 }
 
 static void progress(void *ctx, uint64_t applied, uint64_t target)
@@ -122,6 +126,9 @@ int cmd_query(int argc, char **argv)
         {"seq", required_argument, 0, O_SEQ},       {"id", required_argument, 0, O_ID},
         {"event-id", required_argument, 0, O_EVENT_ID}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
+    int views = cmd_query_views(argc, argv);
+    if (views >= 0)
+        return views;
     const char *dir = NULL, *id = NULL, *event_id = NULL;
     annal_timeline_query q = {0};
     uint64_t limit = 0, seq = 0;
@@ -171,7 +178,7 @@ int cmd_query(int argc, char **argv)
     if (!dir || !what || optind + 1 != argc) {
         fprintf(stderr, "annal query: %s (see annal query --help)\n",
                 !dir ? "--data DIR is required" : !what ? "say what to query: timeline, event, correlation, "
-                                                          "run, incident or api-key" : "unexpected argument");
+                                                          "run, incident, api-key or a view (see --help)" : "unexpected argument");
         return 2;
     }
     /* Which options each query takes, and which it needs. */

@@ -14,11 +14,22 @@
  *    fixed seed from the log: a run's timeline (annal_index_run, up to 100
  *    entries) and a tenant timeline page of 100 from a random time
  *    (annal_index_timeline); each index-only (seqs) and with the records
- *    read from the log (annal_index_event for every seq).
+ *    read from the log, side by side: uncached (one store/reader.h reader
+ *    keeping its last block, which is what annal_index_event did before
+ *    the block cache) and cached (annal_index_event: the index's readers
+ *    share a block cache, store/bcache.h, of the default budget). Each is
+ *    measured twice in a row per call ("same records again": at once, as a
+ *    page refreshed), the order of uncached and cached
+ *    alternating from call to call. Two sets of inputs: drawn uniformly
+ *    from the whole log (a first fetch rarely finds its blocks cached:
+ *    the records of 1M events are ~20x the cache), then from its last 2% (recent
+ *    runs and pages, a working set the cache holds).
  * BENCH_READS=0 skips the latency part.
  * Usage: bench_index (environment variables only)
  */
 #include "index/index.h"
+#include "index/internal.h" /* ix->bcache, for the cache's counters */
+#include "store/bcache.h"
 #include "store/error.h"
 #include "store/event.h"
 #include "store/log.h"
@@ -113,7 +124,16 @@ static int cmp_d(const void *a, const void *b)
 static void report(const char *what, double *us, size_t n)
 {
     qsort(us, n, sizeof(*us), cmp_d);
-    printf("%-44s median %8.1f us   p99 %8.1f us\n", what, us[n / 2], us[n * 99 / 100]);
+    printf("%-46s median %8.1f us   p99 %8.1f us\n", what, us[n / 2], us[n * 99 / 100]);
+}
+
+/* Side by side: uncached | cached. */
+static void report2(const char *what, double *unc, double *cac, size_t n)
+{
+    qsort(unc, n, sizeof(*unc), cmp_d);
+    qsort(cac, n, sizeof(*cac), cmp_d);
+    printf("%-46s uncached median %8.1f p99 %8.1f us | cached median %8.1f p99 %8.1f us\n", what,
+           unc[n / 2], unc[n * 99 / 100], cac[n / 2], cac[n * 99 / 100]);
 }
 
 typedef struct sample {
@@ -158,7 +178,6 @@ int main(void)
 
     if (getenv("BENCH_READS") && !strcmp(getenv("BENCH_READS"), "0"))
         goto out;
-    /* Inputs for the reads: runs and times from records of the log. */
     annal_index *ix;
     char err[512];
     int rc = annal_index_open(data, NULL, &ix, err, sizeof(err));
@@ -169,55 +188,108 @@ int main(void)
     annal_reader *r;
     if ((rc = annal_reader_open(data, &r)))
         die("annal_reader_open", rc);
+    /* The uncached fetch: what annal_index_event did before the block
+     * cache (one reader keeping its last block; the pool hands a single
+     * thread the same reader every time), copying the record likewise. */
+    annal_reader *plain;
+    if ((rc = annal_reader_open(data, &plain)))
+        die("annal_reader_open", rc);
     enum { N = 2000 };
+    enum { IDX, UNC, UNC2, CAC, CAC2, NCOL };
     sample *s = calloc(N, sizeof(*s));
-    for (size_t i = 0; i < N;) {
-        const char *rec;
-        size_t len;
-        annal_event ev;
-        if ((rc = annal_reader_get(r, 1 + next_rand() % events, &rec, &len)) ||
-            (rc = annal_record_parse(rec, len, &ev, NULL)))
-            die("reading the log", rc);
-        if (!ev.run_id.n)
-            continue;
-        memcpy(s[i].tenant, ev.tenant_id.p, ev.tenant_id.n);
-        memcpy(s[i].run, ev.run_id.p, ev.run_id.n);
-        s[i].t = ev.has_occurred_at ? ev.occurred_at_ns : ev.recorded_at_ns;
-        i++;
-    }
-    annal_reader_close(r);
-
-    double *us = calloc(N, sizeof(double)), *us2 = calloc(N, sizeof(double));
-    size_t total = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < N; i++) {
-            annal_index_page p;
-            annal_timeline_query q = {.tenant = s[i].tenant, .from_ns = s[i].t, .limit = 100};
-            double t0 = now();
-            rc = pass ? annal_index_timeline(ix, &q, &p) : annal_index_run(ix, s[i].tenant, s[i].run, 100, NULL, &p);
-            double t1 = now();
-            if (rc)
-                die("read", rc);
-            for (size_t j = 0; j < p.n; j++) {
-                char *rec;
-                size_t len;
-                if ((rc = annal_index_event(ix, NULL, p.items[j].seq, &rec, &len)))
-                    die("annal_index_event", rc);
-                free(rec);
-            }
-            double t2 = now();
-            us[i] = (t1 - t0) * 1e6;
-            us2[i] = (t2 - t0) * 1e6;
-            total += p.n;
-            annal_index_page_free(&p);
+    double *us[NCOL];
+    for (int k = 0; k < NCOL; k++)
+        us[k] = calloc(N, sizeof(double));
+    uint64_t recent = events / 50 ? events / 50 : 1;
+    for (int scen = 0; scen < 2; scen++) {
+        /* Inputs for the reads: runs and times from records of the log,
+         * drawn from all of it, then from its last 2% only. */
+        uint64_t lo = scen ? events - recent + 1 : 1, span = scen ? recent : events;
+        if (scen)
+            printf("-- inputs from the last %llu records (2%% of the log)\n", (unsigned long long)recent);
+        else
+            printf("-- inputs from the whole log\n");
+        for (size_t i = 0; i < N;) {
+            const char *rec;
+            size_t len;
+            annal_event ev;
+            if ((rc = annal_reader_get(r, lo + next_rand() % span, &rec, &len)) ||
+                (rc = annal_record_parse(rec, len, &ev, NULL)))
+                die("reading the log", rc);
+            if (!ev.run_id.n)
+                continue;
+            memset(&s[i], 0, sizeof(s[i]));
+            memcpy(s[i].tenant, ev.tenant_id.p, ev.tenant_id.n);
+            memcpy(s[i].run, ev.run_id.p, ev.run_id.n);
+            s[i].t = ev.has_occurred_at ? ev.occurred_at_ns : ev.recorded_at_ns;
+            i++;
         }
-        report(pass ? "tenant timeline page of 100, index only" : "run timeline, index only", us, N);
-        report(pass ? "tenant timeline page of 100, with records" : "run timeline, with records", us2, N);
+        annal_bcache_stats st0, st;
+        annal_bcache_stats_get(ix->bcache, &st0);
+        size_t total = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < N; i++) {
+                annal_index_page p;
+                annal_timeline_query q = {.tenant = s[i].tenant, .from_ns = s[i].t, .limit = 100};
+                double t0 = now();
+                rc = pass ? annal_index_timeline(ix, &q, &p)
+                          : annal_index_run(ix, s[i].tenant, s[i].run, 100, NULL, &p);
+                double ti = now() - t0;
+                if (rc)
+                    die("read", rc);
+                us[IDX][i] = ti * 1e6;
+                /* uncached and cached, each twice in a row (the second: the
+                 * same records again at once, as a refreshed page); which of
+                 * the two goes first alternates from call to call. */
+                for (int o = 0; o < 2; o++) {
+                    int cached = (int)((i + (size_t)o) & 1);
+                    for (int again = 0; again < 2; again++) {
+                        double t1 = now();
+                        for (size_t j = 0; j < p.n; j++) {
+                            char *rec;
+                            size_t len;
+                            if (cached) {
+                                if ((rc = annal_index_event(ix, NULL, p.items[j].seq, &rec, &len)))
+                                    die("annal_index_event", rc);
+                            } else {
+                                const char *rp;
+                                if ((rc = annal_reader_get(plain, p.items[j].seq, &rp, &len)))
+                                    die("annal_reader_get", rc);
+                                if (!(rec = malloc(len ? len : 1)))
+                                    die("malloc", ANNAL_ENOMEM);
+                                memcpy(rec, rp, len);
+                            }
+                            free(rec);
+                        }
+                        us[cached ? (again ? CAC2 : CAC) : (again ? UNC2 : UNC)][i] = (ti + now() - t1) * 1e6;
+                    }
+                }
+                total += p.n;
+                annal_index_page_free(&p);
+            }
+            const char *what = pass ? "tenant timeline page of 100" : "run timeline";
+            char line[96];
+            snprintf(line, sizeof(line), "%s, index only", what);
+            report(line, us[IDX], N);
+            snprintf(line, sizeof(line), "%s, with records", what);
+            report2(line, us[UNC], us[CAC], N);
+            snprintf(line, sizeof(line), "%s, same records again", what);
+            report2(line, us[UNC2], us[CAC2], N);
+        }
+        annal_bcache_stats_get(ix->bcache, &st);
+        printf("(%zu entries read, 2000 calls each; cache: %llu hits, %llu misses, %llu evictions; %zu blocks, "
+               "%.1f MiB held)\n", total, (unsigned long long)(st.hits - st0.hits),
+               (unsigned long long)(st.misses - st0.misses), (unsigned long long)(st.evictions - st0.evictions),
+               st.blocks, st.bytes / 1048576.0);
     }
-    printf("(%zu entries read; 2000 calls each; records come from the log through store/reader.h)\n", total);
+    printf("(records from the log through store/reader.h: uncached = one reader keeping its last block, as\n"
+           " annal_index_event was before the block cache; cached = annal_index_event, its readers sharing the\n"
+           " index's block cache, store/bcache.h, default budget %zu MiB)\n", ANNAL_BCACHE_DEFAULT_BUDGET >> 20);
+    annal_reader_close(r);
+    annal_reader_close(plain);
+    for (int k = 0; k < NCOL; k++)
+        free(us[k]);
     annal_index_close(ix);
-    free(us);
-    free(us2);
     free(s);
 out:
     if (own) {
