@@ -22,6 +22,8 @@ static const struct {
     {"query", cmd_query, "read timelines and linked events through the index, as JSON"},
     {"reindex", cmd_reindex, "verify the log and rebuild the index from it"},
     {"stats", cmd_stats, "index state: applied seq, lag, entries, map use, digest"},
+    {"serve", cmd_serve, "serve the HTTP API (ingest, timelines, views) on a store"},
+    {"token", cmd_token, "add, list and revoke the bearer tokens of the HTTP API"},
 };
 
 static void usage(FILE *f)

@@ -1,28 +1,59 @@
 #!/usr/bin/env bash
-# `make run`: builds a demo store from `annal gen` (if absent) and shows what
-# annal holds. Usage: tools/run-demo.sh ANNAL_BINARY DEMO_DIR
+# `make run`: creates a demo store from `annal gen` (if absent), a demo token,
+# prints a few curl commands, and serves the HTTP API on 127.0.0.1:8080 in the
+# foreground (Ctrl-C stops it).
+# Usage: tools/run-demo.sh ANNAL_BINARY DEMO_DIR [LISTEN]
 set -eu
 annal=$1
 dir=$2
+listen=${3:-127.0.0.1:8080}
 if [ ! -d "$dir" ] || ! ls "$dir"/*.seg >/dev/null 2>&1; then
-    echo "== creating a demo store in $dir: 200000 events of 20 tenants (annal gen --seed 1)"
+    echo "== creating a demo store in $dir: 200000 events of 20 tenants (annal gen --seed 1),"
+    echo "   indexed, with the events the rules derive (budget breaches, incidents, proposals)"
     "$annal" gen --seed 1 --events 200000 --tenants 20 | "$annal" append --data "$dir" -
 fi
 echo "== annal verify --data $dir"
 "$annal" verify --data "$dir"
-echo
-echo "== the first three records (annal dump --data $dir --to-seq 3)"
-"$annal" dump --data "$dir" --to-seq 3
-echo
-echo "== the chain head recomputed with zstd -dc and a short script (store/FORMAT.md section 5)"
-for f in "$dir"/*.seg; do zstd -dcq "$f"; done | python3 -c '
-import hashlib, sys
-c = bytes(32); n = 0
-for line in sys.stdin.buffer:
-    r = line.rstrip(b"\n"); n += 1
-    c = hashlib.sha256(c + hashlib.sha256(b"\x00" + r).digest()).digest()
-print(n, "records, chain head", c.hex())'
-echo
-echo "Try: $annal dump --data $dir --tenant nordlys --from-seq 1000 --to-seq 2000 | head"
-echo "     $annal gen --seed 2 --events 1000 | $annal append --data $dir"
-echo "(the HTTP server, annal serve, comes with issue 4)"
+
+# The story: the first budget breach the rules found, its incident and proposal.
+breach=$("$annal" dump --data "$dir" | grep -m1 '"event_type":"IncidentCreated".*"category":"BUDGET_EXCEEDED"' || true)
+tenant=$(printf '%s' "$breach" | python3 -c 'import json,sys; l=sys.stdin.read().strip(); print(json.loads(l)["tenant_id"] if l else "")')
+incident=$(printf '%s' "$breach" | python3 -c 'import json,sys; l=sys.stdin.read().strip(); print(json.loads(l)["incident_id"] if l else "")')
+if [ -z "$tenant" ]; then
+    tenant=$("$annal" dump --data "$dir" --to-seq 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["tenant_id"])')
+fi
+run=$("$annal" dump --data "$dir" --tenant "$tenant" | grep -m1 '"event_type":"RunCompleted"' |
+      python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["run_id"])')
+
+tokfile="$dir/demo-token"
+if [ ! -s "$tokfile" ] || [ "$(cut -d' ' -f1 "$tokfile")" != "$tenant" ]; then
+    tok=$("$annal" token add --data "$dir" --tenant "$tenant" --role admin 2>/dev/null)
+    ingest=$("$annal" token add --data "$dir" --tenant "$tenant" --role ingest 2>/dev/null)
+    (umask 077; printf '%s %s %s\n' "$tenant" "$tok" "$ingest" > "$tokfile")
+fi
+tok=$(cut -d' ' -f2 "$tokfile")
+ingest=$(cut -d' ' -f3 "$tokfile")
+url="http://$listen/api/v1"
+cat <<EOT
+
+== demo tenant: $tenant
+   admin token:  $tok
+   ingest token: $ingest
+   (kept in $tokfile; annal token list --data $dir shows every token)
+
+Try, in another terminal:
+  curl -s -H 'Authorization: Bearer $tok' $url/overview/highlights | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' $url/incidents/$incident | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' $url/policies/limits | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' $url/policies/proposals | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' $url/runs/$run | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' '$url/analytics/costs?group_by=api_key' | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' '$url/logs/audit?limit=5' | python3 -m json.tool
+  curl -s -XPOST -H 'Authorization: Bearer $ingest' -H 'Content-Type: application/json' \\
+       $url/events -d '{"tenant_id":"$tenant","event_type":"RunStarted","run_id":"run-demo-1","event_id":"demo-1"}'
+  The API is described in api/API.md; the log's chain can be checked with zstd -dc
+  and a short script (store/FORMAT.md section 5).
+
+== serving on $listen (Ctrl-C stops)
+EOT
+exec "$annal" serve --data "$dir" --listen "$listen"
