@@ -46,7 +46,7 @@ $(B)/libannal.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/annal: $(CLI_OBJ) $(B)/libannal.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libannal.a $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libannal.a $(LDLIBS) -ljansson
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libannal.a
 	$(CC) $(LDFLAGS) -o $@ $< $(TEST_OBJ) $(B)/libannal.a $(LDLIBS) -ljansson

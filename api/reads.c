@@ -241,11 +241,22 @@ void api_get_timeline(api_req *r, api_resp *o)
 }
 
 /* GET /api/v1/events/{seq} */
+void api_get_event_proof(api_req *r, api_resp *o, uint64_t seq);
+
 void api_get_event(api_req *r, api_resp *o)
 {
     uint64_t seq;
     if (api_seg_seq(r, o, 3, &seq))
         return;
+    const char *proof = api_arg_get(r, "proof");
+    if (proof && strcmp(proof, "0") && strcmp(proof, "1")) {
+        api_problem(o, 400, "proof must be 1 (with its inclusion proof and checkpoint) or 0, not '%.16s'", proof);
+        return;
+    }
+    if (proof && !strcmp(proof, "1")) {
+        api_get_event_proof(r, o, seq);
+        return;
+    }
     annal_index *ix = api_reads_ix(r, o);
     if (!ix)
         return;

@@ -35,6 +35,13 @@ static void metrics(api_req *r, api_resp *o)
 #define AU ANNAL_ROLE_AUDIT
 #define AD ANNAL_ROLE_ADMIN
 
+/* The integrity handlers (api/proofs.c). */
+void api_get_checkpoint(api_req *r, api_resp *o);
+void api_get_proof_inclusion(api_req *r, api_resp *o);
+void api_get_proof_consistency(api_req *r, api_resp *o);
+/* The evidence bundle (api/export.c). */
+void api_get_export(api_req *r, api_resp *o);
+
 /* The read handlers (api/reads.c, api/reads_views.c). */
 void api_get_timeline(api_req *r, api_resp *o);
 void api_get_event(api_req *r, api_resp *o);
@@ -74,7 +81,11 @@ const api_route api_routes[] = {
     {API_POST, "/api/v1/events", ING | AD, " ", api_ingest},
     /* events and timelines: also the audit role */
     {API_GET, "/api/v1/timeline", RD | AU | AD, " from to event_type domain limit cursor ", api_get_timeline},
-    {API_GET, "/api/v1/events/{}", RD | AU | AD, " ", api_get_event},
+    {API_GET, "/api/v1/events/{}", RD | AU | AD, " proof ", api_get_event},
+    {API_GET, "/api/v1/checkpoint", RD | AU | AD, " ", api_get_checkpoint},
+    {API_GET, "/api/v1/proofs/inclusion", RD | AU | AD, " seq tree_size ", api_get_proof_inclusion},
+    {API_GET, "/api/v1/proofs/consistency", RD | AU | AD, " from_size to_size ", api_get_proof_consistency},
+    {API_GET, "/api/v1/export", AU | AD, " run_id incident_id correlation_id from to ", api_get_export},
     {API_GET, "/api/v1/correlations/{}/events", RD | AU | AD, PAGE, api_get_correlation_events},
     /* runs */
     {API_GET, "/api/v1/runs/{}", RD | AD, PAGE, api_get_run},

@@ -25,6 +25,7 @@
  * then looks the missing keys up again under ing.
  */
 #include "index/db.h"
+#include "index/ckpt.h"
 
 #include "index/views.h"
 #include "store/error.h"
@@ -203,6 +204,11 @@ struct annal_db {
     pthread_t thread;
 
     _Atomic int err;              /* sticky error of a settle */
+    /* checkpoints: under mu (issued by the indexer, at open and at close) */
+    uint64_t ckpt_size, ckpt_failed_at;
+    int64_t ckpt_time_ns;
+    _Atomic uint64_t n_checkpoints, ckpt_size_pub;
+    char *dir;                    /* the data directory (checkpoints/ is in it) */
     _Atomic uint64_t n_appended, n_duplicates, n_derived, n_settles;
 };
 
@@ -733,6 +739,47 @@ int annal_db_settle(annal_db *db)
     return settle_run(db, NULL, NULL);
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Sign a checkpoint of the settled log if one is due (force: now, whatever
+ * the interval). Called with mu held; drops it while signing. Returns the
+ * ns until the next one is due, or 0 when none is waiting. */
+static int64_t checkpoint_due(annal_db *db, int force)
+{
+    if (!db->opt.signer)
+        return 0;
+    uint64_t applied = atomic_load(&db->settled_seq);
+    if (applied <= db->ckpt_size || applied == db->ckpt_failed_at)
+        return 0;
+    int64_t every = (int64_t)(db->opt.checkpoint_ms ? db->opt.checkpoint_ms : 1000) * 1000000LL;
+    int64_t now = mono_ns();
+    if (!force && db->ckpt_time_ns && now - db->ckpt_time_ns < every)
+        return every - (now - db->ckpt_time_ns);
+    pthread_mutex_unlock(&db->mu);
+    char err[512];
+    uint64_t size = 0;
+    int rc = annal_index_checkpoint(db->ix, db->dir, db->opt.origin, db->opt.signer, NULL, NULL, &size, err,
+                                    sizeof(err));
+    pthread_mutex_lock(&db->mu);
+    db->ckpt_time_ns = mono_ns();
+    if (rc == ANNAL_OK) {
+        if (size > db->ckpt_size) {
+            db->ckpt_size = size;
+            atomic_store(&db->ckpt_size_pub, size);
+            atomic_fetch_add(&db->n_checkpoints, 1);
+        }
+    } else {
+        db->ckpt_failed_at = applied;
+        db_say(db, "checkpoint of %llu events not issued: %s", (unsigned long long)applied, err);
+    }
+    return 0;
+}
+
 static void *indexer_main(void *arg)
 {
     annal_db *db = arg;
@@ -740,7 +787,19 @@ static void *indexer_main(void *arg)
     pthread_mutex_lock(&db->mu);
     while (!db->stop) {
         if (!db->want) {
-            pthread_cond_wait(&db->wake, &db->mu);
+            int64_t due = checkpoint_due(db, 0);
+            if (db->want || db->stop)
+                continue;
+            if (due > 0) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                int64_t ns = until.tv_nsec + due;
+                until.tv_sec += ns / 1000000000LL;
+                until.tv_nsec = ns % 1000000000LL;
+                pthread_cond_timedwait(&db->wake, &db->mu, &until);
+            } else {
+                pthread_cond_wait(&db->wake, &db->mu);
+            }
             continue;
         }
         db->want = 0;
@@ -766,6 +825,7 @@ static void db_free(annal_db *db)
     pthread_mutex_destroy(&db->ing);
     pthread_mutex_destroy(&db->settle_mu);
     tab_free(&db->ids);
+    free(db->dir);
     free(db);
 }
 
@@ -787,6 +847,14 @@ int annal_db_open(const char *dir, const annal_db_options *opt, annal_db **out, 
     }
     if (opt)
         db->opt = *opt;
+    if ((db->opt.signer && !db->opt.origin) || !(db->dir = strdup(dir))) {
+        int bad = db->opt.signer && !db->opt.origin;
+        if (err && errlen)
+            snprintf(err, errlen, bad ? "signing checkpoints needs an origin" : "cannot open %s: out of memory", dir);
+        tab_free(&db->ids);
+        free(db);
+        return bad ? ANNAL_EINVAL : ANNAL_ENOMEM;
+    }
     if (!db->opt.max_unindexed)
         db->opt.max_unindexed = DB_MAX_UNINDEXED_DEFAULT;
     pthread_mutex_init(&db->settle_mu, NULL);
@@ -809,7 +877,12 @@ int annal_db_open(const char *dir, const annal_db_options *opt, annal_db **out, 
     if ((rc = settle_run(db, db->opt.progress, db->opt.progress_ctx))) {
         if (err && errlen)
             snprintf(err, errlen, "cannot bring the index of %s up to its log: %s", dir, annal_index_strerror(rc));
-    } else if (!db->opt.manual_settle) {
+    } else {
+        pthread_mutex_lock(&db->mu);
+        checkpoint_due(db, 1); /* the log as found */
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (rc == ANNAL_OK && !db->opt.manual_settle) {
         if (pthread_create(&db->thread, NULL, indexer_main, db) == 0) {
             db->thread_started = 1;
         } else {
@@ -840,6 +913,11 @@ int annal_db_close(annal_db *db)
         pthread_mutex_unlock(&db->mu);
         pthread_join(db->thread, NULL);
     }
+    if (db->opt.signer && !atomic_load(&db->err) && settle_run(db, NULL, NULL) == ANNAL_OK) {
+        pthread_mutex_lock(&db->mu);
+        checkpoint_due(db, 1); /* everything appended before the close */
+        pthread_mutex_unlock(&db->mu);
+    }
     annal_index_close(db->ix);
     int rc = annal_log_close(db->log);
     if (!rc)
@@ -851,6 +929,11 @@ int annal_db_close(annal_db *db)
 annal_index *annal_db_index(annal_db *db)
 {
     return db ? db->ix : NULL;
+}
+
+const char *annal_db_dir(annal_db *db)
+{
+    return db ? db->dir : NULL;
 }
 
 annal_log *annal_db_log(annal_db *db)
@@ -872,4 +955,6 @@ void annal_db_stats_get(annal_db *db, annal_db_stats *st)
     st->duplicates = atomic_load(&db->n_duplicates);
     st->derived = atomic_load(&db->n_derived);
     st->settles = atomic_load(&db->n_settles);
+    st->checkpoint_size = atomic_load(&db->ckpt_size_pub);
+    st->checkpoints = atomic_load(&db->n_checkpoints);
 }

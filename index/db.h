@@ -102,6 +102,7 @@
 #include "index/index.h"
 #include "store/event.h"
 #include "store/log.h"
+#include "store/note.h"
 
 typedef struct annal_db annal_db;
 
@@ -116,6 +117,16 @@ typedef struct annal_db_options {
      * with --no-index, a reindex that was thrown away); may be NULL. */
     annal_index_progress_fn progress;
     void *progress_ctx;
+    /* Checkpoints (index/ckpt.h). With a signer, the indexer signs and saves
+     * a checkpoint of the settled log after appends, at most one per
+     * checkpoint_ms (0: 1000) milliseconds, and when the annal_db opens and
+     * closes. signer and origin must outlive the annal_db. A checkpoint
+     * that cannot be issued (e.g. refused as inconsistent with the ones
+     * already issued) is logged and not retried until more events arrive;
+     * appends go on. */
+    const annal_note_signer *signer;
+    const char *origin;
+    unsigned checkpoint_ms;
 } annal_db_options;
 
 /* What became of one submitted event. */
@@ -133,6 +144,8 @@ typedef struct annal_db_stats {
     uint64_t duplicates;       /* since open: events answered as duplicates */
     uint64_t derived;          /* since open: derived events appended by settling */
     uint64_t settles;          /* since open: settles that had work to do */
+    uint64_t checkpoint_size;  /* tree size of the last checkpoint this annal_db issued (0: none) */
+    uint64_t checkpoints;      /* since open: checkpoints signed */
 } annal_db_stats;
 
 /*
@@ -200,6 +213,9 @@ annal_index *annal_db_index(annal_db *db);
 /* The log, for annal_log_stats_get. Owned by db, valid until annal_db_close.
  * Appending through it bypasses the idempotency check. */
 annal_log *annal_db_log(annal_db *db);
+
+/* The data directory (as given to annal_db_open). Owned by db. */
+const char *annal_db_dir(annal_db *db);
 
 /* A snapshot of the counters. */
 void annal_db_stats_get(annal_db *db, annal_db_stats *st);

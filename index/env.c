@@ -38,6 +38,7 @@ const ix_db_desc ix_dbs[IX_NDB] = {
     [IX_V_LEDGER] = {"v_ledger", 0},
     [IX_V_QUEUE] = {"v_queue", 0},
     [IX_PENDING] = {"pending", 0},
+    [IX_MERKLE] = {"merkle", 0},
 };
 
 static const char META_FORMAT[] = "format", META_APPLIED[] = "applied";
@@ -465,6 +466,7 @@ void annal_index_close(annal_index *ix)
         annal_reader_close(ix->pool[i]);
     annal_bcache_free(ix->bcache); /* after the readers that use it */
     ix_vc_free(ix);
+    ix_tree_cache_free(ix->tree_cache);
     pthread_rwlock_destroy(&ix->map_lock);
     pthread_mutex_destroy(&ix->write_lock);
     pthread_mutex_destroy(&ix->pool_lock);

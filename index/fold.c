@@ -128,10 +128,12 @@ int annal_fold_derive(annal_fold_batch *b, const annal_fold_rec *r)
 }
 
 /* The transactional steps, in the order they must see each record: the
- * views, which call the rules where they look (index/vfold.c, rules.c). */
+ * Merkle tree (index/tree.c), then the views, which call the rules where
+ * they look (index/vfold.c, rules.c). */
 int annal_fold_apply(annal_index *ix, MDB_txn *txn, const annal_fold_rec *r)
 {
-    return ix_views_apply(ix, txn, r);
+    int rc = ix_tree_apply(ix, txn, r);
+    return rc ? rc : ix_views_apply(ix, txn, r);
 }
 
 /* ---------------------------------------------------------------- seal and write

@@ -73,9 +73,10 @@
 #include <stdint.h>
 
 #include "store/error.h"
+#include "store/merkle.h"
 
 /* Format version of the index (index/INDEX.md); stored in the meta DB. */
-#define ANNAL_INDEX_FORMAT 2
+#define ANNAL_INDEX_FORMAT 3
 
 /* Page size limits of the list reads. */
 #define ANNAL_INDEX_LIMIT_DEFAULT 100
@@ -217,12 +218,58 @@ int annal_index_lookup_event_id(annal_index *ix, const char *tenant, const char 
  */
 int annal_index_event(annal_index *ix, const char *tenant, uint64_t seq, char **rec, size_t *len);
 
+/* ---------------------------------------------------------------- the Merkle tree
+ *
+ * The RFC 9162 tree over the log's leaf hashes (store/merkle.h): leaf i is
+ * the leaf hash SHA-256(0x00 || record) of the record with seq i + 1, so the
+ * tree of size n covers seqs 1..n. The index keeps the hash of every
+ * complete subtree (INDEX.md section 6), maintained by the fold for every
+ * record like the other databases, so any root or proof for a size up to
+ * the applied seq takes O(log n) reads (at most about 2 log2(n) nodes).
+ * Each call below takes one read transaction; a size beyond what the index
+ * applied is refused, never waited for: call annal_index_catch_up() first.
+ * The handle keeps the upper nodes it has read (levels >= 8) in a cache of
+ * 3 MiB, made at the first of these calls: complete nodes never change, so
+ * it is never stale, and it spares most proofs half their B-tree searches
+ * (latency: tools/bench/bench_merkle.c).
+ * The proofs verify with annal_merkle_verify_inclusion and
+ * annal_merkle_verify_consistency (store/merkle.h), or any RFC 9162
+ * verifier. Errors: ANNAL_EINVAL as given, ANNAL_EINDEX (a node is missing
+ * or not 32 bytes: the index is damaged, run `annal reindex`), ANNAL_EIO,
+ * ANNAL_ENOMEM.
+ */
+
+/* The root hash of the tree of the first `size` leaves (seqs 1..size),
+ * 32 bytes into out; size 0 gives SHA-256(""), the empty tree's root.
+ * ANNAL_EINVAL: size > the applied seq (ix or out NULL, too). */
+int annal_index_tree_root(annal_index *ix, uint64_t size, unsigned char out[32]);
+
+/* The leaf hash of the record with seq `seq`, 32 bytes into out, as the
+ * index holds it (level 0 of the tree). ANNAL_EINVAL: seq 0, or seq > the
+ * applied seq. */
+int annal_index_leaf(annal_index *ix, uint64_t seq, unsigned char out[32]);
+
+/* The inclusion proof (RFC 9162 §2.1.3.1) of the record with seq `seq`
+ * (leaf index seq - 1) in the tree of size `size`: *n hashes, leaf side
+ * first, into proof, which must hold ANNAL_MERKLE_MAX_PROOF (128) hashes
+ * (a proof has at most ceil(log2(size)) of them). ANNAL_EINVAL: seq 0,
+ * seq > size (the record is not in that tree), or size > the applied seq;
+ * *n is 0 then. */
+int annal_index_inclusion(annal_index *ix, uint64_t seq, uint64_t size, unsigned char proof[][32], size_t *n);
+
+/* The consistency proof (RFC 9162 §2.1.4.1) between the trees of size1 and
+ * size2: *n hashes into proof (room for ANNAL_MERKLE_MAX_PROOF; empty when
+ * size1 == size2). ANNAL_EINVAL: size1 == 0 (RFC 9162 has no proof from the
+ * empty tree), size1 > size2, or size2 > the applied seq; *n is 0 then. */
+int annal_index_consistency(annal_index *ix, uint64_t size1, uint64_t size2, unsigned char proof[][32],
+                            size_t *n);
+
 /* ---------------------------------------------------------------- stats */
 
-/* The named databases, in a fixed order (INDEX.md sections 3 and 5): meta,
- * event_id, timeline, type, run, incident, api_key, correlation, then the
- * views' databases (v_run ... v_queue) and pending. */
-#define ANNAL_INDEX_NDBS 21
+/* The named databases, in a fixed order (INDEX.md sections 3, 5 and 6):
+ * meta, event_id, timeline, type, run, incident, api_key, correlation, then
+ * the views' databases (v_run ... v_queue), pending, and merkle. */
+#define ANNAL_INDEX_NDBS 22
 
 typedef struct annal_index_stats {
     uint64_t log_last_seq;          /* last seq readable in the log */

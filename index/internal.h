@@ -46,6 +46,8 @@ enum ix_db {
     IX_V_LEDGER,    /* "v_ledger": tenant\0tpos -> ledger entry */
     IX_V_QUEUE,     /* "v_queue": tenant\0kind be64(seq) -> id */
     IX_PENDING,     /* "pending": tenant\0event_id -> derived event not yet in the log */
+    /* The Merkle tree (index/tree.c, INDEX.md section 6). */
+    IX_MERKLE,      /* "merkle": u8(level) be64(index) -> 32-byte node hash */
     IX_NDB
 };
 _Static_assert(IX_NDB == ANNAL_INDEX_NDBS, "index.h must count the databases");
@@ -75,6 +77,7 @@ struct annal_index {
     annal_bcache *bcache;      /* decompressed blocks shared by the pool's readers (store/bcache.h) */
     int wrote;                 /* a catch-up committed: sync on close */
     struct ix_vcache *vc;      /* the views' write cache of the open write txn (vcache.h) */
+    struct ix_tree_cache *tree_cache; /* upper Merkle nodes read so far (tree.c); made on first use */
 };
 
 /* Largest map: growing past it fails with ANNAL_ENOMEM. */
@@ -172,6 +175,39 @@ void ix_data_get(const annal_event *ev, ix_data *d);
 /* Cursors (index/cursor.c). */
 void ix_cursor_encode(int64_t time_ns, uint64_t seq, char out[ANNAL_INDEX_CURSOR_LEN + 1]);
 int ix_cursor_decode(const char *s, int64_t *time_ns, uint64_t *seq);
+
+/* ---- the Merkle tree (tree.c, INDEX.md section 6) */
+
+/* The fold's tree step: the nodes record r completes. Returns like
+ * annal_fold_apply. */
+struct annal_fold_rec;
+int ix_tree_apply(annal_index *ix, MDB_txn *txn, const struct annal_fold_rec *r);
+
+/* The merkle database's key of node (level, index): be64 of its post-order
+ * position. */
+#define IX_TREE_KEY 8
+void ix_tree_key(unsigned char k[IX_TREE_KEY], unsigned level, uint64_t index);
+
+/* A cache of the complete nodes at levels >= IX_TREE_CACHE_LEVEL that
+ * reads have met: every proof needs the few upper nodes, which post-order
+ * keys scatter over the whole database (one cold B-tree search each). A
+ * complete node never changes in an environment (the fold only appends and
+ * a reindex builds another environment), so the cache is never stale.
+ * Direct-mapped, IX_TREE_CACHE_SLOTS slots (48 bytes each), thread-safe. */
+#define IX_TREE_CACHE_LEVEL 8
+#define IX_TREE_CACHE_SLOTS 65536
+struct ix_tree_cache *ix_tree_cache_new(void);
+void ix_tree_cache_free(struct ix_tree_cache *c);
+
+/* The node function (store/merkle.h) over a merkle database: ctx is an
+ * ix_tree_ctx; cache may be NULL. Returns 0, ANNAL_EINDEX (node missing or
+ * not 32 bytes) or an LMDB code. */
+typedef struct ix_tree_ctx {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    struct ix_tree_cache *cache;
+} ix_tree_ctx;
+int ix_tree_node(void *ctx, unsigned level, uint64_t index, unsigned char out[32]);
 
 /* Remove a directory tree (index/rebuild.c); 0 or -1 with errno. */
 int ix_rmtree(const char *path);

@@ -24,6 +24,11 @@ static const struct {
     {"stats", cmd_stats, "index state: applied seq, lag, entries, map use, digest"},
     {"serve", cmd_serve, "serve the HTTP API (ingest, timelines, views) on a store"},
     {"token", cmd_token, "add, list and revoke the bearer tokens of the HTTP API"},
+    {"keygen", cmd_keygen, "make the Ed25519 key that signs checkpoints; print its verifier key"},
+    {"checkpoint", cmd_checkpoint, "print the latest (or a given) signed checkpoint of the log"},
+    {"prove", cmd_prove, "print an inclusion or consistency proof of the Merkle tree, as JSON"},
+    {"export", cmd_export, "write a tenant's evidence bundle: events, inclusion proofs, checkpoint"},
+    {"verify-bundle", cmd_verify_bundle, "check an evidence bundle offline with the verifier key"},
 };
 
 static void usage(FILE *f)
@@ -32,7 +37,7 @@ static void usage(FILE *f)
                "annal is an audit and timeline store: a hash-chained, zstd-compressed log.\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\nexit status: 0 success, 1 check failed or input rejected, 2 usage or I/O error\n");
 }
 

@@ -6,6 +6,7 @@
 
 #include "api/server.h"
 #include "index/db.h"
+#include "store/note.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -19,7 +20,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: annal serve --data DIR [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
             "                   [--max-body BYTES] [--timeout SECONDS] [--max-connections N]\n"
-            "                   [--max-per-ip N]\n\n"
+            "                   [--max-per-ip N] [--key FILE [--checkpoint-interval MS]]\n\n"
             "Serve the HTTP API (api/API.md) on the store in DIR (created if missing).\n"
             "POST /api/v1/events appends (answered once durable); every read sees what was\n"
             "acknowledged before it. The index is kept up to date and the rules run in the\n"
@@ -30,7 +31,10 @@ static void usage(FILE *f)
             "  --max-body BYTES     largest request body (default 16777216)\n"
             "  --timeout SECONDS    idle connection timeout (default 30)\n"
             "  --max-connections N  open connections in total (default 1024)\n"
-            "  --max-per-ip N       open connections per client address (default 256)\n\n"
+            "  --max-per-ip N       open connections per client address (default 256)\n"
+            "  --key FILE           sign checkpoints with this key (annal keygen): one after\n"
+            "                       appends, at most every --checkpoint-interval ms (default\n"
+            "                       1000), and at start and stop; saved in DIR/checkpoints/\n\n"
             "Signals: SIGHUP reloads the token file; SIGTERM or SIGINT stop accepting,\n"
             "finish the requests in flight, flush and close. One log line per start, stop\n"
             "and reload on stderr.\n\n"
@@ -56,9 +60,12 @@ int cmd_serve(int argc, char **argv)
                                          {"timeout", required_argument, 0, 'T'},
                                          {"max-connections", required_argument, 0, 'c'},
                                          {"max-per-ip", required_argument, 0, 'p'},
+                                         {"key", required_argument, 0, 'k'},
+                                         {"checkpoint-interval", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *dir = NULL;
+    const char *dir = NULL, *keyfile = NULL;
+    unsigned interval = 0;
     annal_server_options so = {0};
     uint64_t v;
     int c;
@@ -73,6 +80,8 @@ int cmd_serve(int argc, char **argv)
         case 'T': if (opt_uint("--timeout", optarg, 3600, &v)) return 2; so.timeout_s = (unsigned)v; break;
         case 'c': if (opt_uint("--max-connections", optarg, 65536, &v)) return 2; so.conn_limit = (unsigned)v; break;
         case 'p': if (opt_uint("--max-per-ip", optarg, 65536, &v)) return 2; so.per_ip_limit = (unsigned)v; break;
+        case 'k': keyfile = optarg; break;
+        case 'i': if (opt_uint("--checkpoint-interval", optarg, 86400000, &v)) return 2; interval = (unsigned)v; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -98,16 +107,31 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     char err[512];
+    annal_note_signer signer;
+    annal_db_options dbo = {0};
+    if (keyfile) {
+        if (annal_note_signer_load(keyfile, &signer, err, sizeof(err))) {
+            fprintf(stderr, "annal serve: %s\n", err);
+            return 2;
+        }
+        dbo.signer = &signer;
+        dbo.origin = signer.vk.name;
+        dbo.checkpoint_ms = interval;
+    }
     annal_db *db;
-    int rc = annal_db_open(dir, NULL, &db, err, sizeof(err));
+    int rc = annal_db_open(dir, &dbo, &db, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "annal serve: %s\n", err);
+        if (keyfile)
+            annal_note_signer_clear(&signer);
         return 2;
     }
     annal_server *srv;
     if ((rc = annal_server_start(db, &so, &srv, err, sizeof(err)))) {
         fprintf(stderr, "annal serve: %s\n", err);
         annal_db_close(db);
+        if (keyfile)
+            annal_note_signer_clear(&signer);
         return 2;
     }
     for (;;) {
@@ -123,6 +147,8 @@ int cmd_serve(int argc, char **argv)
     }
     annal_server_stop(srv);
     rc = annal_db_close(db);
+    if (keyfile)
+        annal_note_signer_clear(&signer);
     if (rc) {
         fprintf(stderr, "annal serve: closing the store: %s\n", annal_strerror(rc));
         return 2;

@@ -25,6 +25,13 @@ fi
 run=$("$annal" dump --data "$dir" --tenant "$tenant" | grep -m1 '"event_type":"RunCompleted"' |
       python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["run_id"])')
 
+# The checkpoint signing key (annal keygen): the server signs a checkpoint of
+# the log after appends; auditors check them with the verifier key.
+if [ ! -s "$dir/signing.key" ]; then
+    "$annal" keygen --origin demo.annal.local/log --out "$dir/signing.key" > "$dir/signing.vkey"
+fi
+vkey=$(cat "$dir/signing.vkey")
+
 tokfile="$dir/demo-token"
 if [ ! -s "$tokfile" ] || [ "$(cut -d' ' -f1 "$tokfile")" != "$tenant" ]; then
     tok=$("$annal" token add --data "$dir" --tenant "$tenant" --role admin 2>/dev/null)
@@ -51,9 +58,18 @@ Try, in another terminal:
   curl -s -H 'Authorization: Bearer $tok' '$url/logs/audit?limit=5' | python3 -m json.tool
   curl -s -XPOST -H 'Authorization: Bearer $ingest' -H 'Content-Type: application/json' \\
        $url/events -d '{"tenant_id":"$tenant","event_type":"RunStarted","run_id":"run-demo-1","event_id":"demo-1"}'
+  curl -s -H 'Authorization: Bearer $tok' $url/checkpoint
+  curl -s -H 'Authorization: Bearer $tok' '$url/events/1?proof=1' | python3 -m json.tool
   The API is described in api/API.md; the log's chain can be checked with zstd -dc
-  and a short script (store/FORMAT.md section 5).
+  and a short script (store/FORMAT.md section 5). Checkpoints are signed with the
+  key in $dir/signing.key; its verifier key is
+    $vkey
+  and (with the server stopped, or on a copy) an auditor checks the log against a
+  saved checkpoint with:
+    $annal checkpoint --data $dir > /tmp/cp.note
+    $annal verify --data $dir --against /tmp/cp.note --key '$vkey'
+
 
 == serving on $listen (Ctrl-C stops)
 EOT
-exec "$annal" serve --data "$dir" --listen "$listen"
+exec "$annal" serve --data "$dir" --listen "$listen" --key "$dir/signing.key"

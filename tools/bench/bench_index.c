@@ -28,6 +28,8 @@
  * Usage: bench_index (environment variables only)
  */
 #include "index/index.h"
+#include "index/views.h"
+#include "index/vjson.h"
 #include "index/internal.h" /* ix->bcache, for the cache's counters */
 #include "store/bcache.h"
 #include "store/error.h"
@@ -281,6 +283,58 @@ int main(void)
                "%.1f MiB held)\n", total, (unsigned long long)(st.hits - st0.hits),
                (unsigned long long)(st.misses - st0.misses), (unsigned long long)(st.evictions - st0.evictions),
                st.blocks, st.bytes / 1048576.0);
+    }
+    /* The views: incident cost impact, and costs by API key over a month. */
+    {
+        enum { M = 2000, C = 200 };
+        sample *inc = calloc(M, sizeof(*inc));
+        double *t1 = calloc(M, sizeof(double)), *t2 = calloc(C, sizeof(double));
+        size_t ni = 0;
+        for (size_t tries = 0; ni < M && tries < 50 * (size_t)M; tries++) {
+            const char *rec;
+            size_t len;
+            annal_event ev;
+            if ((rc = annal_reader_get(r, 1 + next_rand() % events, &rec, &len)) ||
+                (rc = annal_record_parse(rec, len, &ev, NULL)))
+                die("reading the log", rc);
+            if (!ev.incident_id.n || ev.type != ANNAL_EV_INCIDENT_CREATED)
+                continue;
+            memset(&inc[ni], 0, sizeof(inc[ni]));
+            memcpy(inc[ni].tenant, ev.tenant_id.p, ev.tenant_id.n);
+            memcpy(inc[ni].run, ev.incident_id.p, ev.incident_id.n);
+            inc[ni].t = ev.has_occurred_at ? ev.occurred_at_ns : ev.recorded_at_ns;
+            ni++;
+        }
+        for (size_t i = 0; i < ni; i++) {
+            int64_t cents;
+            uint64_t nruns;
+            double t0 = now();
+            if ((rc = annal_view_incident_cost(ix, inc[i].tenant, inc[i].run, &cents, &nruns)))
+                die("annal_view_incident_cost", rc);
+            t1[i] = (now() - t0) * 1e6;
+        }
+        if (ni)
+            report("incident cost impact (annal_view_incident_cost)", t1, ni);
+        annal_jbuf jb = {0};
+        size_t nc = 0;
+        for (size_t i = 0; i < C && ni; i++, nc++) {
+            const sample *x = &inc[next_rand() % ni];
+            annal_costs_query q = {.tenant = x->tenant, .group_by = ANNAL_GROUP_API_KEY,
+                                   .from_ns = annal_period_start(ANNAL_PERIOD_MONTHLY, x->t)};
+            q.to_ns = q.from_ns + 31 * 86400000000000LL;
+            annal_jbuf_reset(&jb);
+            double t0 = now();
+            if ((rc = annal_vjson_costs(ix, &q, &jb)))
+                die("annal_vjson_costs", rc);
+            t2[i] = (now() - t0) * 1e6;
+        }
+        if (nc)
+            report("costs by API key over a month (annal_vjson_costs)", t2, nc);
+        printf("(%zu incidents and %zu tenant-months drawn with a fixed seed)\n", ni, nc);
+        annal_jbuf_free(&jb);
+        free(inc);
+        free(t1);
+        free(t2);
     }
     printf("(records from the log through store/reader.h: uncached = one reader keeping its last block, as\n"
            " annal_index_event was before the block cache; cached = annal_index_event, its readers sharing the\n"
