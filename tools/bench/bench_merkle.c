@@ -76,6 +76,16 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
     return remove(p);
 }
 
+static char *dir; /* the environment's temporary directory: removed at exit, errors included */
+
+static void remove_dir(void)
+{
+    if (dir)
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+    dir = NULL;
+}
+
 #define CK(x)                                                                                  \
     do {                                                                                       \
         int rc_ = (x);                                                                         \
@@ -140,11 +150,11 @@ int main(void)
         return 2;
     }
     const char *tmp = getenv("TMPDIR");
-    char *dir = NULL;
     if (asprintf(&dir, "%s/annal-bench-merkle-XXXXXX", tmp ? tmp : "/tmp") < 0 || !mkdtemp(dir)) {
         perror("bench_merkle: mkdtemp");
         return 2;
     }
+    atexit(remove_dir);
     size_t map = (size_t)(n * 110 + (64 << 20));
     CK(mdb_env_create(&env));
     CK(mdb_env_set_maxdbs(env, 4));
@@ -287,7 +297,5 @@ int main(void)
     free(us);
     ix_tree_cache_free(cache);
     mdb_env_close(env);
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    free(dir);
-    return 0;
+    return 0; /* remove_dir at exit */
 }
