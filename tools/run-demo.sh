@@ -22,8 +22,9 @@ incident=$(printf '%s' "$breach" | python3 -c 'import json,sys; l=sys.stdin.read
 if [ -z "$tenant" ]; then
     tenant=$("$annal" dump --data "$dir" --to-seq 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["tenant_id"])')
 fi
-run=$("$annal" dump --data "$dir" --tenant "$tenant" | grep -m1 '"event_type":"RunCompleted"' |
-      python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["run_id"])')
+runrec=$("$annal" dump --data "$dir" --tenant "$tenant" | grep -m1 '"event_type":"RunCompleted"')
+run=$(printf '%s' "$runrec" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["run_id"])')
+seq=$(printf '%s' "$runrec" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["seq"])')
 
 # The checkpoint signing key (annal keygen): the server signs a checkpoint of
 # the log after appends; auditors check them with the verifier key.
@@ -59,7 +60,7 @@ Try, in another terminal:
   curl -s -XPOST -H 'Authorization: Bearer $ingest' -H 'Content-Type: application/json' \\
        $url/events -d '{"tenant_id":"$tenant","event_type":"RunStarted","run_id":"run-demo-1","event_id":"demo-1"}'
   curl -s -H 'Authorization: Bearer $tok' $url/checkpoint
-  curl -s -H 'Authorization: Bearer $tok' '$url/events/1?proof=1' | python3 -m json.tool
+  curl -s -H 'Authorization: Bearer $tok' '$url/events/$seq?proof=1' | python3 -m json.tool
   The API is described in api/API.md; the log's chain can be checked with zstd -dc
   and a short script (store/FORMAT.md section 5). Checkpoints are signed with the
   key in $dir/signing.key; its verifier key is
