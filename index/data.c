@@ -185,3 +185,24 @@ void ix_data_get(const annal_event *ev, ix_data *d)
     memset(d, 0, sizeof(*d));
     walk(ev->body, ev->body + ev->body_len, top_member, d);
 }
+
+int ix_json_member(const char *p, const char *end, const char *name, annal_slice *v)
+{
+    size_t nl = strlen(name);
+    while (p < end && *p == '"') {
+        const char *k = p + 1, *q = string_end(p, end);
+        if (q + 2 > end)
+            return -1;
+        const char *val = q + 2; /* past `":` */
+        const char *ve = skip_value(val, end);
+        if ((size_t)(q - k) == nl && !memcmp(k, name, nl)) {
+            v->p = val;
+            v->n = (size_t)(ve - val);
+            return 0;
+        }
+        p = ve;
+        if (p < end && *p == ',')
+            p++;
+    }
+    return -1;
+}

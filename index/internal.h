@@ -172,6 +172,12 @@ typedef struct ix_data {
  * record was validated (annal_record_parse), so this trusts its syntax. */
 void ix_data_get(const annal_event *ev, ix_data *d);
 
+/* The value (as stored: quotes included for a string) of member `name`
+ * among the members [p, end) of a validated compact JSON object (its inside,
+ * without the braces); 0 when found, -1 otherwise. Names are compared as
+ * stored (a name written with escapes is not found). */
+int ix_json_member(const char *p, const char *end, const char *name, annal_slice *v);
+
 /* Cursors (index/cursor.c). */
 void ix_cursor_encode(int64_t time_ns, uint64_t seq, char out[ANNAL_INDEX_CURSOR_LEN + 1]);
 int ix_cursor_decode(const char *s, int64_t *time_ns, uint64_t *seq);

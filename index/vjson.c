@@ -1869,86 +1869,18 @@ done:
 
 /* ---------------------------------------------------------------- members of `data`
  *
- * Records are canonical compact JSON (annal_record_parse checked them), so
- * finding a member only has to skip values. Names are compared as stored
- * (a name written with escapes is not found, as in index/data.c).
+ * Records are canonical compact JSON (annal_record_parse checked them):
+ * ix_json_member (index/data.c) finds a member by skipping values.
  */
-
-/* The closing quote of the string whose opening quote is at p. */
-static const char *jstr_end(const char *p, const char *end)
-{
-    for (p++; p < end;) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q)
-            return end;
-        size_t bs = 0;
-        while (q - bs > p && q[-1 - (ptrdiff_t)bs] == '\\')
-            bs++;
-        if (bs % 2 == 0)
-            return q;
-        p = q + 1;
-    }
-    return end;
-}
-
-/* The end of the value that starts at p. */
-static const char *jskip(const char *p, const char *end)
-{
-    if (p >= end)
-        return end;
-    if (*p == '"') {
-        const char *q = jstr_end(p, end);
-        return q < end ? q + 1 : end;
-    }
-    if (*p == '{' || *p == '[') {
-        int depth = 0;
-        for (; p < end; p++) {
-            char c = *p;
-            if (c == '"')
-                p = jstr_end(p, end);
-            else if (c == '{' || c == '[')
-                depth++;
-            else if ((c == '}' || c == ']') && --depth == 0)
-                return p + 1;
-        }
-        return end;
-    }
-    while (p < end && *p != ',' && *p != '}' && *p != ']')
-        p++;
-    return p;
-}
-
-/* The value (as stored) of member name among the members [p, end) of an
- * object; 0 when found, -1 otherwise. */
-static int jmember(const char *p, const char *end, const char *name, annal_slice *v)
-{
-    size_t nl = strlen(name);
-    while (p < end && *p == '"') {
-        const char *k = p + 1, *q = jstr_end(p, end);
-        if (q + 2 > end)
-            return -1;
-        const char *val = q + 2; /* past `":` */
-        const char *ve = jskip(val, end);
-        if ((size_t)(q - k) == nl && !memcmp(k, name, nl)) {
-            v->p = val;
-            v->n = (size_t)(ve - val);
-            return 0;
-        }
-        p = ve;
-        if (p < end && *p == ',')
-            p++;
-    }
-    return -1;
-}
 
 /* data.<name> of a parsed record as the raw content of a string (between
  * the quotes); {NULL, 0} when absent or not a string. */
 static annal_slice data_str(const annal_event *ev, const char *name)
 {
     annal_slice d, v, none = {NULL, 0};
-    if (jmember(ev->body, ev->body + ev->body_len, "data", &d) || d.n < 2 || d.p[0] != '{')
+    if (ix_json_member(ev->body, ev->body + ev->body_len, "data", &d) || d.n < 2 || d.p[0] != '{')
         return none;
-    if (jmember(d.p + 1, d.p + d.n - 1, name, &v) || v.n < 2 || v.p[0] != '"')
+    if (ix_json_member(d.p + 1, d.p + d.n - 1, name, &v) || v.n < 2 || v.p[0] != '"')
         return none;
     return (annal_slice){v.p + 1, v.n - 2};
 }
@@ -1958,9 +1890,9 @@ static annal_slice data_str(const annal_event *ev, const char *name)
 static int64_t data_int(const annal_event *ev, const char *name)
 {
     annal_slice d, v;
-    if (jmember(ev->body, ev->body + ev->body_len, "data", &d) || d.n < 2 || d.p[0] != '{')
+    if (ix_json_member(ev->body, ev->body + ev->body_len, "data", &d) || d.n < 2 || d.p[0] != '{')
         return 0;
-    if (jmember(d.p + 1, d.p + d.n - 1, name, &v) || !v.n)
+    if (ix_json_member(d.p + 1, d.p + d.n - 1, name, &v) || !v.n)
         return 0;
     int neg = v.p[0] == '-';
     uint64_t a = 0;
